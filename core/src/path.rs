@@ -1,0 +1,1 @@
+//! ZooKeeper's path rules (`PathUtils.validatePath`).
