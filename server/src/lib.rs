@@ -1,1 +1,118 @@
-//! corral-server
+//! corral-server: a ZooKeeper-wire-compatible coordination server whose
+//! every write goes through a Raft log.
+//!
+//! The write path:
+//!
+//! ```text
+//! client ──frame──▶ listener::Connection ──decode──▶ requests::classify
+//!    reads ─────────────────────────────────────▶ answered from the local tree,
+//!                                                  in the session's FIFO order
+//!    writes ──Txn──▶ proposer (batches many txns into one log entry)
+//!            ──▶ raft::Consensus::propose ──▶ log append + fsync (redb)
+//!            ──▶ committed ──▶ state::App::apply ──▶ tree::Database::apply_batch
+//!                 (deterministic: zxid, results, watch triggers)
+//!            ──▶ per txn, in zxid order: watch events, then the reply
+//!                 (pushed to the connection's outbox under the state lock)
+//! ```
+//!
+//! Module map: `config` (TOML + flags), `listener` (accept loop,
+//! connections, requests), `tree` (replicated state and `apply`), `txn`
+//! (what the log carries), `raft` (the only user of openraft and redb),
+//! `session` (liveness and expiry), `watch` (watch manager), `admin`
+//! (four-letter words, metrics), `proposer` (group commit), `background`
+//! (expiry and reaping), `state` (what ties them together).
+
+pub mod admin;
+pub mod background;
+pub mod config;
+pub mod listener;
+pub mod proposer;
+pub mod raft;
+pub mod session;
+pub mod state;
+pub mod tree;
+pub mod txn;
+pub mod watch;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch as signal;
+
+pub use config::Config;
+
+use crate::raft::{Consensus, RaftConfig};
+use crate::state::{App, Server};
+
+/// A server that failed to start or stopped on a fatal error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The configuration cannot be used.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// A socket or file could not be used.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The log could not be opened or failed.
+    #[error("raft: {0}")]
+    Raft(String),
+}
+
+/// Run a server on `listener` until `shutdown` resolves: open the log
+/// (recovering everything acknowledged before), then serve clients.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServerError> {
+    config.validate()?;
+    std::fs::create_dir_all(&config.data_dir)?;
+    let (server, proposals) = Server::new(config.clone());
+    let raft_config = RaftConfig {
+        node_id: config.server_id,
+        data_dir: config.data_dir.clone(),
+        snapshot_every_entries: config.snapshot_every_entries,
+        ..RaftConfig::default()
+    };
+    let proposer = tokio::spawn(proposer::run(Arc::clone(&server), proposals));
+    let consensus = Consensus::start_single(raft_config, Arc::new(App(Arc::clone(&server))))
+        .await
+        .map_err(|e| ServerError::Raft(e.to_string()))?;
+    server.set_consensus(consensus.clone());
+    {
+        let db = server.db.read().expect("db lock");
+        tracing::info!(
+            address = %listener.local_addr()?,
+            data_dir = %config.data_dir.display(),
+            zxid = format!("0x{:x}", db.last_zxid()),
+            nodes = db.node_count(),
+            sessions = db.sessions().len(),
+            "serving clients"
+        );
+    }
+
+    let (stop_tx, stop_rx) = signal::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let expiry = tokio::spawn(background::expire_sessions(Arc::clone(&server), stopped()));
+    let reaper = tokio::spawn(background::reap_nodes(Arc::clone(&server), stopped()));
+    listener::serve_clients(Arc::clone(&server), listener, shutdown).await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    let _ = expiry.await;
+    let _ = reaper.await;
+    for conn in server.conns.lock().expect("conns lock").values() {
+        conn.outbox.close();
+    }
+    consensus
+        .shutdown()
+        .await
+        .map_err(|e| ServerError::Raft(e.to_string()))?;
+    proposer.abort();
+    Ok(())
+}

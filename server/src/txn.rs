@@ -36,6 +36,23 @@ pub struct Txn {
     pub is_super: bool,
     /// What to do.
     pub op: TxnOp,
+    /// Which pending request on which server waits for this transaction's
+    /// result (None for server-internal transactions). Only the server that
+    /// proposed it recognises it; everyone else ignores it.
+    pub origin: Option<Origin>,
+}
+
+/// The proposer of a transaction, so that the server holding the client's
+/// connection can answer it the moment it applies the transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Origin {
+    /// The proposing server's id.
+    pub server_id: u64,
+    /// Random per process start, so that request ids of an earlier run
+    /// found in the log are never mistaken for current ones.
+    pub incarnation: u64,
+    /// The request's id on that server.
+    pub request_id: u64,
 }
 
 /// The operations a transaction can carry.

@@ -1,0 +1,526 @@
+//! `Connection`: one client's TCP connection — the handshake, the request
+//! pipeline that keeps the session's FIFO order, and the writer task.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use corral::proto::{
+    decode_request, encode_frame, ConnectRequest, ConnectResponse, DecodeError, ErrorCode,
+    FrameDecoder, Id, Reader, Record,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+
+use super::outbox::Outbox;
+use super::requests::{self, LocalOp, ReplyShape};
+use crate::admin;
+use crate::state::{now_ms, Pending, Server};
+use crate::tree::Database;
+use crate::txn::{OpResult, Txn, TxnOp, TxnOutcome};
+use crate::watch::{ConnId, WatchManager};
+
+/// How long a client may take to send its ConnectRequest.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a write to a client socket may stall before the connection is
+/// dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a new session may wait for the log.
+const CREATE_SESSION_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A request waiting its turn on this connection.
+#[derive(Debug)]
+pub enum Queued {
+    /// A write in the log; its reply is pushed when it applies.
+    Write {
+        /// The request's xid.
+        xid: i32,
+        /// When it arrived.
+        started: Instant,
+    },
+    /// A read or session-local op, executed once every request before it
+    /// has been answered.
+    Local {
+        /// The request's xid.
+        xid: i32,
+        /// What to do.
+        op: LocalOp,
+        /// When it arrived.
+        started: Instant,
+    },
+}
+
+/// Mutable per-connection state, behind `Connection::state`.
+#[derive(Debug, Default)]
+pub struct ConnState {
+    /// The session, once the handshake is done.
+    pub session_id: i64,
+    /// Negotiated timeout.
+    pub timeout_ms: i32,
+    /// Identities for ACL checks: `ip:<address>` plus every addAuth.
+    pub auth: Vec<Id>,
+    /// Authenticated as the super user.
+    pub is_super: bool,
+    /// Requests not yet answered, in arrival order.
+    pub pipeline: VecDeque<Queued>,
+}
+
+/// One client connection, shared by its tasks and the state machine.
+#[derive(Debug)]
+pub struct Connection {
+    /// Server-local id.
+    pub id: ConnId,
+    /// The client's address.
+    pub peer: SocketAddr,
+    /// Frames waiting to be written.
+    pub outbox: Outbox,
+    /// Session, auth and pipeline.
+    pub state: Mutex<ConnState>,
+    /// Signalled whenever the pipeline shrinks.
+    drained: tokio::sync::Notify,
+    /// Packets received.
+    pub received: AtomicU64,
+    /// Packets sent.
+    pub sent: AtomicU64,
+    /// When the connection was accepted.
+    pub established: Instant,
+}
+
+impl Connection {
+    fn new(id: ConnId, peer: SocketAddr) -> Connection {
+        Connection {
+            id,
+            peer,
+            outbox: Outbox::new(),
+            state: Mutex::new(ConnState {
+                auth: vec![Id::new("ip", peer.ip().to_string())],
+                ..ConnState::default()
+            }),
+            drained: tokio::sync::Notify::new(),
+            received: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            established: Instant::now(),
+        }
+    }
+
+    /// The session id (0 before the handshake).
+    pub fn session_id(&self) -> i64 {
+        self.state.lock().expect("conn lock").session_id
+    }
+
+    /// Number of requests waiting for an answer.
+    pub fn outstanding(&self) -> usize {
+        self.state.lock().expect("conn lock").pipeline.len()
+    }
+
+    fn push(&self, server: &Server, frame: Bytes) {
+        if self.outbox.push(frame) {
+            server.metrics.sent(1);
+            self.sent.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The state machine applied this connection's oldest write: answer it,
+    /// then every read queued behind it (up to the next write). Runs under
+    /// the db write lock, so those reads see exactly the state after the
+    /// write.
+    pub fn complete_write(
+        &self,
+        server: &Server,
+        db: &Database,
+        watches: &mut WatchManager,
+        out: &TxnOutcome,
+        shape: &ReplyShape,
+    ) {
+        let mut st = self.state.lock().expect("conn lock");
+        let (xid, started) = match st.pipeline.pop_front() {
+            Some(Queued::Write { xid, started }) => (xid, started),
+            other => {
+                // The pipeline order is this file's invariant; a mismatch
+                // means replies would be misattributed, so drop the client.
+                tracing::error!(?other, "write completed out of order; closing connection");
+                self.outbox.close();
+                return;
+            }
+        };
+        let (frame, close) = requests::write_reply(xid, out, shape);
+        self.push(server, frame);
+        server.metrics.request_done(started.elapsed());
+        if close {
+            self.outbox.close();
+            return;
+        }
+        self.drain_locals(server, db, watches, &mut st);
+    }
+
+    fn drain_locals(
+        &self,
+        server: &Server,
+        db: &Database,
+        watches: &mut WatchManager,
+        st: &mut ConnState,
+    ) {
+        while matches!(st.pipeline.front(), Some(Queued::Local { .. })) {
+            let Some(Queued::Local { xid, op, started }) = st.pipeline.pop_front() else {
+                unreachable!("front was a local op");
+            };
+            let reply = requests::execute_local(server, db, watches, self, st, xid, op);
+            for frame in reply.frames {
+                self.push(server, frame);
+            }
+            server.metrics.request_done(started.elapsed());
+            if reply.close {
+                self.outbox.close();
+                break;
+            }
+        }
+        self.drained.notify_one();
+    }
+
+    /// Queue a local op, or run it now if nothing is ahead of it.
+    fn submit_local(&self, server: &Server, xid: i32, op: LocalOp) {
+        let started = Instant::now();
+        let db = server.db.read().expect("db lock");
+        let mut watches = server.watches.lock().expect("watches lock");
+        let mut st = self.state.lock().expect("conn lock");
+        st.pipeline.push_back(Queued::Local { xid, op, started });
+        if st.pipeline.len() == 1 {
+            self.drain_locals(server, &db, &mut watches, &mut st);
+        }
+    }
+
+    /// Queue a write and hand it to the log.
+    async fn submit_write(
+        self: &Arc<Connection>,
+        server: &Server,
+        xid: i32,
+        op: TxnOp,
+        shape: ReplyShape,
+    ) -> Result<(), ErrorCode> {
+        let txn = {
+            let mut st = self.state.lock().expect("conn lock");
+            st.pipeline.push_back(Queued::Write {
+                xid,
+                started: Instant::now(),
+            });
+            Txn {
+                session_id: st.session_id,
+                time_ms: now_ms(),
+                auth: st.auth.clone(),
+                is_super: st.is_super,
+                op,
+                origin: None,
+            }
+        };
+        let pending = Pending::Request {
+            conn: Arc::clone(self),
+            shape,
+        };
+        server.propose(txn, pending).await
+    }
+
+    /// Wait until fewer than `max` requests are outstanding.
+    async fn wait_below(&self, max: usize) {
+        loop {
+            let drained = self.drained.notified();
+            if self.outstanding() < max || self.outbox.is_closing() {
+                return;
+            }
+            drained.await;
+        }
+    }
+}
+
+/// Serve one accepted client socket until it closes.
+pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let (mut reader, writer) = stream.into_split();
+    let mut first = [0u8; 4];
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, reader.read_exact(&mut first)).await {
+        Ok(Ok(_)) => {}
+        _ => return,
+    }
+    // Four-letter words arrive instead of a length prefix.
+    if let Ok(word) = std::str::from_utf8(&first) {
+        if let Some(text) = admin::four_letter_word(&server, word) {
+            let mut writer = writer;
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, writer.write_all(text.as_bytes())).await;
+            let _ = writer.shutdown().await;
+            return;
+        }
+    }
+    let conn = Arc::new(Connection::new(server.next_conn_id(), peer));
+    server
+        .conns
+        .lock()
+        .expect("conns lock")
+        .insert(conn.id, Arc::clone(&conn));
+    server.metrics.connection_accepted();
+    let writer_task = tokio::spawn(write_loop(Arc::clone(&conn), writer));
+
+    let mut buf = BytesMut::with_capacity(4096);
+    buf.extend_from_slice(&first);
+    let result = read_loop(&server, &conn, reader, buf).await;
+    if let Err(reason) = result {
+        tracing::debug!(conn = conn.id, %peer, reason, "closing connection");
+    }
+    conn.outbox.close();
+    let _ = writer_task.await;
+    server.conns.lock().expect("conns lock").remove(&conn.id);
+    server
+        .watches
+        .lock()
+        .expect("watches lock")
+        .remove_connection(conn.id);
+    let session_id = conn.session_id();
+    if session_id != 0 {
+        let mut sessions = server.session_conns.lock().expect("session conns lock");
+        if sessions.get(&session_id) == Some(&conn.id) {
+            sessions.remove(&session_id);
+        }
+    }
+}
+
+async fn read_loop(
+    server: &Arc<Server>,
+    conn: &Arc<Connection>,
+    mut reader: tokio::net::tcp::OwnedReadHalf,
+    mut buf: BytesMut,
+) -> Result<(), String> {
+    let frames = FrameDecoder::new(server.config.max_packet_bytes);
+    let connect = tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        read_frame(&frames, &mut reader, &mut buf),
+    )
+    .await
+    .map_err(|_| "handshake timed out".to_string())??;
+    let Some(connect) = connect else {
+        return Ok(());
+    };
+    let timeout = handshake(server, conn, &connect).await?;
+    let idle_max = Duration::from_millis(u64::try_from(timeout).unwrap_or(0).max(1));
+    let outstanding_max = server.config.outstanding_per_connection_max;
+    loop {
+        conn.wait_below(outstanding_max).await;
+        let frame = tokio::select! {
+            r = tokio::time::timeout(idle_max, read_frame(&frames, &mut reader, &mut buf)) => {
+                r.map_err(|_| "session timeout without traffic".to_string())??
+            }
+            _ = conn.outbox.closed() => return Ok(()),
+        };
+        let Some(frame) = frame else {
+            return Ok(());
+        };
+        server.metrics.received();
+        conn.received.fetch_add(1, Ordering::Relaxed);
+        let session_id = conn.session_id();
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        server
+            .tracker
+            .lock()
+            .expect("tracker lock")
+            .touch(session_id, now);
+        handle_packet(server, conn, &frame).await?;
+    }
+}
+
+async fn handle_packet(
+    server: &Arc<Server>,
+    conn: &Arc<Connection>,
+    frame: &[u8],
+) -> Result<(), String> {
+    let (xid, request) = match decode_request(frame) {
+        Ok((header, request)) => (header.xid, request),
+        Err(e) => {
+            // Answer what can be attributed to an xid; a packet without a
+            // readable header cannot be answered, so the connection goes.
+            let mut r = Reader::new(frame);
+            let (Ok(xid), Ok(_)) = (r.read_i32(), r.read_i32()) else {
+                return Err(format!("unreadable request header: {e}"));
+            };
+            let code = match e {
+                DecodeError::UnknownOpCode(_) => ErrorCode::Unimplemented,
+                _ => ErrorCode::MarshallingError,
+            };
+            tracing::debug!(conn = conn.id, xid, error = %e, "bad request");
+            conn.submit_local(server, xid, LocalOp::Error(code));
+            return Ok(());
+        }
+    };
+    match requests::classify(&server.config, request) {
+        requests::Kind::Write(op, shape) => conn
+            .submit_write(server, xid, op, shape)
+            .await
+            .map_err(|code| format!("log unavailable: {code}")),
+        requests::Kind::Local(op) => {
+            conn.submit_local(server, xid, op);
+            Ok(())
+        }
+    }
+}
+
+/// Read one frame; None at a clean end of stream.
+async fn read_frame(
+    frames: &FrameDecoder,
+    reader: &mut tokio::net::tcp::OwnedReadHalf,
+    buf: &mut BytesMut,
+) -> Result<Option<Bytes>, String> {
+    loop {
+        match frames.decode(buf) {
+            Ok(Some(frame)) => return Ok(Some(frame)),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "refusing packet");
+                return Err(e.to_string());
+            }
+        }
+        let n = reader
+            .read_buf(buf)
+            .await
+            .map_err(|e| format!("read failed: {e}"))?;
+        if n == 0 {
+            return if buf.is_empty() {
+                Ok(None)
+            } else {
+                Err("connection closed mid-packet".to_string())
+            };
+        }
+    }
+}
+
+/// Open or resume the session; returns the negotiated timeout.
+async fn handshake(
+    server: &Arc<Server>,
+    conn: &Arc<Connection>,
+    frame: &[u8],
+) -> Result<i32, String> {
+    let request = ConnectRequest::decode(&mut Reader::new(frame))
+        .map_err(|e| format!("bad connect request: {e}"))?;
+    let last_zxid = server.db.read().expect("db lock").last_zxid();
+    if request.last_zxid_seen > last_zxid {
+        // The client has seen a newer state than ours: serving it would go
+        // back in time (ZooKeeper refuses the same way).
+        tracing::info!(
+            client_zxid = format!("0x{:x}", request.last_zxid_seen),
+            our_zxid = format!("0x{last_zxid:x}"),
+            "refusing session: client has seen a newer zxid"
+        );
+        return Err("client ahead of server".to_string());
+    }
+    let timeout = server.config.negotiate_timeout_ms(request.timeout_ms);
+    let (session_id, password, timeout) = if request.session_id == 0 {
+        let password: [u8; 16] = rand::random();
+        let txn = Txn {
+            session_id: 0,
+            time_ms: now_ms(),
+            auth: Vec::new(),
+            is_super: false,
+            op: TxnOp::CreateSession {
+                timeout_ms: timeout,
+                password,
+            },
+            origin: None,
+        };
+        let outcome = tokio::time::timeout(CREATE_SESSION_TIMEOUT, server.propose_and_wait(txn))
+            .await
+            .map_err(|_| "session creation timed out".to_string())?
+            .map_err(|code| format!("session creation failed: {code}"))?;
+        match outcome.result {
+            Ok(OpResult::SessionCreated { session_id }) => (session_id, password, timeout),
+            other => return Err(format!("session creation failed: {other:?}")),
+        }
+    } else {
+        let known = server
+            .db
+            .read()
+            .expect("db lock")
+            .session(request.session_id)
+            .map(|s| (s.password, s.timeout_ms));
+        match known {
+            Some((password, _)) if password[..] == request.password[..] => {
+                (request.session_id, password, timeout)
+            }
+            _ => {
+                // Unknown or expired session, or a wrong password: ZooKeeper
+                // answers with a zero timeout, which the client reports as
+                // SESSION_EXPIRED, then closes.
+                let response = ConnectResponse {
+                    protocol_version: 0,
+                    timeout_ms: 0,
+                    session_id: 0,
+                    password: vec![0; 16],
+                    read_only: false,
+                };
+                conn.push(server, connect_frame(&response));
+                return Err("session expired or unknown".to_string());
+            }
+        }
+    };
+    {
+        let mut st = conn.state.lock().expect("conn lock");
+        st.session_id = session_id;
+        st.timeout_ms = timeout;
+    }
+    let previous = server
+        .session_conns
+        .lock()
+        .expect("session conns lock")
+        .insert(session_id, conn.id);
+    if let Some(old) = previous.filter(|&old| old != conn.id) {
+        // The session moved to this connection: the old one must stop
+        // acting for it.
+        if let Some(old) = server.conns.lock().expect("conns lock").get(&old) {
+            old.outbox.close();
+        }
+    }
+    let now = u64::try_from(now_ms()).unwrap_or(0);
+    {
+        let mut tracker = server.tracker.lock().expect("tracker lock");
+        if !tracker.touch(session_id, now) {
+            tracker.add(session_id, u64::try_from(timeout).unwrap_or(0), now);
+        }
+    }
+    let response = ConnectResponse {
+        protocol_version: 0,
+        timeout_ms: timeout,
+        session_id,
+        password: password.to_vec(),
+        read_only: false,
+    };
+    conn.push(server, connect_frame(&response));
+    tracing::debug!(
+        conn = conn.id,
+        session_id = format!("0x{session_id:x}"),
+        timeout_ms = timeout,
+        "session established"
+    );
+    Ok(timeout)
+}
+
+fn connect_frame(response: &ConnectResponse) -> Bytes {
+    let mut body = Vec::with_capacity(40);
+    response.encode(&mut body);
+    Bytes::from(encode_frame(&body))
+}
+
+async fn write_loop(conn: Arc<Connection>, mut writer: OwnedWriteHalf) {
+    while let Some(frames) = conn.outbox.next_batch().await {
+        let total: usize = frames.iter().map(|f| f.len()).sum();
+        let mut out = Vec::with_capacity(total);
+        for f in &frames {
+            out.extend_from_slice(f);
+        }
+        match tokio::time::timeout(WRITE_TIMEOUT, writer.write_all(&out)).await {
+            Ok(Ok(())) => {}
+            _ => {
+                conn.outbox.close();
+                break;
+            }
+        }
+    }
+    let _ = writer.shutdown().await;
+}

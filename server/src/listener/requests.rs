@@ -1,0 +1,622 @@
+//! What each client request does on this server: writes become log
+//! transactions ([`classify`], [`write_reply`]); reads and session-local
+//! ops are answered from the local tree ([`execute_local`]), exactly as
+//! ZooKeeper 3.8's `FinalRequestProcessor` answers them.
+
+use bytes::Bytes;
+use corral::path::validate_path;
+use corral::proto::{
+    Acl, AddWatchMode, ClientInfo, CreateMode, CreateResponse, Create2Response, ErrorCode,
+    EventType, ExistsResponse, GetAclResponse, GetAllChildrenNumberResponse,
+    GetChildren2Response, GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, Id,
+    MultiOp, MultiResult, OpCode, Perms, ReadOp, Request, Response, SetAclResponse,
+    SetDataResponse, SyncResponse, WatcherType, WhoAmIResponse, AUTH_XID, PING_XID,
+    SET_WATCHES_XID,
+};
+
+use super::connection::{ConnState, Connection};
+use crate::config::Config;
+use crate::state::Server;
+use crate::tree::{acl, Database};
+use crate::txn::{OpResult, TxnOp, TxnOutcome};
+use crate::watch::{WatchKind, WatchManager};
+
+/// How to encode the reply of a write once its outcome is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyShape {
+    /// `CreateResponse{path}`.
+    Create,
+    /// `Create2Response{path, stat}` (create2, createContainer, createTTL).
+    Create2,
+    /// No body (delete).
+    Empty,
+    /// `SetDataResponse{stat}`.
+    SetData,
+    /// `SetACLResponse{stat}`.
+    SetAcl,
+    /// Per-op results, shaped by each op's opcode.
+    Multi(Vec<OpCode>),
+    /// No body; the connection closes after the reply.
+    CloseSession,
+}
+
+/// A request answered on this server without the log.
+#[derive(Debug)]
+pub enum LocalOp {
+    /// A read or session-local request.
+    Request(Request),
+    /// A request refused before reaching the log (bad arguments, unknown
+    /// opcode, malformed record): answered with this code, in order.
+    Error(ErrorCode),
+}
+
+/// Where a request goes.
+#[derive(Debug)]
+pub enum Kind {
+    /// Through the log.
+    Write(TxnOp, ReplyShape),
+    /// Answered here.
+    Local(LocalOp),
+}
+
+/// Decide where a request goes; writes are turned into transactions.
+pub fn classify(config: &Config, request: Request) -> Kind {
+    let write = match request {
+        Request::Create(r) => create_op(config, OpCode::Create, r.path, r.data, r.acl, r.flags, -1)
+            .map(|op| (op, ReplyShape::Create)),
+        Request::Create2(r) => create_op(config, OpCode::Create2, r.path, r.data, r.acl, r.flags, -1)
+            .map(|op| (op, ReplyShape::Create2)),
+        Request::CreateContainer(r) => create_op(
+            config,
+            OpCode::CreateContainer,
+            r.path,
+            r.data,
+            r.acl,
+            r.flags,
+            -1,
+        )
+        .map(|op| (op, ReplyShape::Create2)),
+        Request::CreateTtl(r) => create_op(
+            config,
+            OpCode::CreateTtl,
+            r.path,
+            r.data,
+            r.acl,
+            r.flags,
+            r.ttl,
+        )
+        .map(|op| (op, ReplyShape::Create2)),
+        Request::Delete(r) => Ok((
+            TxnOp::Delete {
+                path: r.path,
+                version: r.version,
+            },
+            ReplyShape::Empty,
+        )),
+        Request::SetData(r) => Ok((
+            TxnOp::SetData {
+                path: r.path,
+                data: r.data,
+                version: r.version,
+            },
+            ReplyShape::SetData,
+        )),
+        Request::SetAcl(r) => Ok((
+            TxnOp::SetAcl {
+                path: r.path,
+                acl: r.acl,
+                version: r.version,
+            },
+            ReplyShape::SetAcl,
+        )),
+        Request::Multi(ops) => multi_op(config, ops),
+        Request::CloseSession => Ok((TxnOp::CloseSession, ReplyShape::CloseSession)),
+        // Standalone check is refused as ZooKeeper 3.9.3 refuses it
+        // (ZOOKEEPER-2623); 3.8 answered it with an empty SetDataResponse.
+        Request::Check(_) | Request::DeleteContainer(_) => Err(ErrorCode::Unimplemented),
+        // Dynamic reconfiguration comes with the ensemble; a standalone
+        // ZooKeeper answers the same.
+        Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
+        Request::Sasl(_) => Err(ErrorCode::Unimplemented),
+        other => return Kind::Local(LocalOp::Request(other)),
+    };
+    match write {
+        Ok((op, shape)) => Kind::Write(op, shape),
+        Err(code) => Kind::Local(LocalOp::Error(code)),
+    }
+}
+
+/// Check what ZooKeeper checks before a create reaches its log: the flags
+/// name a mode, the opcode fits the mode, TTLs are enabled.
+fn create_op(
+    config: &Config,
+    op: OpCode,
+    path: String,
+    data: Vec<u8>,
+    acl: Vec<Acl>,
+    flags: i32,
+    ttl: i64,
+) -> Result<TxnOp, ErrorCode> {
+    let mode = CreateMode::from_flag(flags).ok_or(ErrorCode::BadArguments)?;
+    match op {
+        OpCode::CreateContainer if mode != CreateMode::Container => {
+            return Err(ErrorCode::BadArguments)
+        }
+        OpCode::CreateTtl if !mode.is_ttl() => return Err(ErrorCode::BadArguments),
+        OpCode::Create | OpCode::Create2 if mode.is_ttl() => return Err(ErrorCode::BadArguments),
+        _ => {}
+    }
+    if mode.is_ttl() && !config.ttl_enabled {
+        return Err(ErrorCode::Unimplemented);
+    }
+    Ok(TxnOp::Create {
+        path,
+        data,
+        acl,
+        mode,
+        ttl_ms: if mode.is_ttl() { ttl } else { 0 },
+    })
+}
+
+fn multi_op(config: &Config, ops: Vec<MultiOp>) -> Result<(TxnOp, ReplyShape), ErrorCode> {
+    let mut txn_ops = Vec::with_capacity(ops.len());
+    let mut shapes = Vec::with_capacity(ops.len());
+    for op in ops {
+        shapes.push(op.op_code());
+        txn_ops.push(match op {
+            MultiOp::Create(r) => create_op(config, OpCode::Create, r.path, r.data, r.acl, r.flags, -1)?,
+            MultiOp::Create2(r) => {
+                create_op(config, OpCode::Create2, r.path, r.data, r.acl, r.flags, -1)?
+            }
+            MultiOp::CreateContainer(r) => create_op(
+                config,
+                OpCode::CreateContainer,
+                r.path,
+                r.data,
+                r.acl,
+                r.flags,
+                -1,
+            )?,
+            MultiOp::CreateTtl(r) => {
+                create_op(config, OpCode::CreateTtl, r.path, r.data, r.acl, r.flags, r.ttl)?
+            }
+            MultiOp::Delete(r) => TxnOp::Delete {
+                path: r.path,
+                version: r.version,
+            },
+            MultiOp::SetData(r) => TxnOp::SetData {
+                path: r.path,
+                data: r.data,
+                version: r.version,
+            },
+            MultiOp::Check(r) => TxnOp::Check {
+                path: r.path,
+                version: r.version,
+            },
+        });
+    }
+    Ok((TxnOp::Multi(txn_ops), ReplyShape::Multi(shapes)))
+}
+
+/// Encode the reply of an applied write; true if the connection must close
+/// after it (closeSession).
+pub fn write_reply(xid: i32, out: &TxnOutcome, shape: &ReplyShape) -> (Bytes, bool) {
+    let ok = |resp: Response| (Server::reply_frame(xid, out.zxid, ErrorCode::Ok, &resp), false);
+    match (&out.result, shape) {
+        (Err(code), ReplyShape::CloseSession) => (
+            Server::reply_frame(xid, out.zxid, *code, &Response::Empty),
+            true,
+        ),
+        (Err(code), _) => (
+            Server::reply_frame(xid, out.zxid, *code, &Response::Empty),
+            false,
+        ),
+        (Ok(OpResult::Created { path, .. }), ReplyShape::Create) => {
+            ok(Response::Create(CreateResponse { path: path.clone() }))
+        }
+        (Ok(OpResult::Created { path, stat }), ReplyShape::Create2) => {
+            ok(Response::Create2(Create2Response {
+                path: path.clone(),
+                stat: *stat,
+            }))
+        }
+        (Ok(OpResult::DataSet { stat }), ReplyShape::SetData) => {
+            ok(Response::SetData(SetDataResponse { stat: *stat }))
+        }
+        (Ok(OpResult::AclSet { stat }), ReplyShape::SetAcl) => {
+            ok(Response::SetAcl(SetAclResponse { stat: *stat }))
+        }
+        (Ok(OpResult::Multi(results)), ReplyShape::Multi(ops)) => {
+            let results = results
+                .iter()
+                .zip(ops)
+                .map(|(r, op)| multi_result(r, *op))
+                .collect();
+            ok(Response::Multi(results))
+        }
+        (Ok(OpResult::MultiFailed(codes)), ReplyShape::Multi(_)) => ok(Response::Multi(
+            codes.iter().map(|c| MultiResult::Error(c.code())).collect(),
+        )),
+        (Ok(_), ReplyShape::CloseSession) => (
+            Server::reply_frame(xid, out.zxid, ErrorCode::Ok, &Response::Empty),
+            true,
+        ),
+        (Ok(_), _) => ok(Response::Empty),
+    }
+}
+
+fn multi_result(result: &OpResult, op: OpCode) -> MultiResult {
+    match (result, op) {
+        (OpResult::Created { path, .. }, OpCode::Create) => MultiResult::Create { path: path.clone() },
+        // createContainer and createTTL results come back as create2.
+        (OpResult::Created { path, stat }, _) => MultiResult::Create2 {
+            path: path.clone(),
+            stat: *stat,
+        },
+        (OpResult::DataSet { stat }, _) => MultiResult::SetData { stat: *stat },
+        (OpResult::Checked, _) => MultiResult::Check,
+        _ => MultiResult::Delete,
+    }
+}
+
+/// Frames to send for a local op, and whether to close afterwards.
+pub struct LocalReply {
+    /// Watch catch-up events (SetWatches) then the reply.
+    pub frames: Vec<Bytes>,
+    /// Close the connection after sending (failed auth).
+    pub close: bool,
+}
+
+/// Answer a read or session-local op from the local tree. Runs with the db
+/// lock held (read or write), the watch manager and the connection state
+/// locked.
+pub fn execute_local(
+    server: &Server,
+    db: &Database,
+    watches: &mut WatchManager,
+    conn: &Connection,
+    st: &mut ConnState,
+    xid: i32,
+    op: LocalOp,
+) -> LocalReply {
+    let zxid = db.last_zxid();
+    let request = match op {
+        LocalOp::Error(code) => return reply(xid, zxid, Err(code)),
+        LocalOp::Request(request) => request,
+    };
+    let mut events = Vec::new();
+    let result = match request {
+        Request::Ping => return reply(PING_XID, zxid, Ok(Response::Empty)),
+        Request::Auth(packet) => return add_auth(server, st, &packet.scheme, &packet.auth, zxid),
+        Request::Exists(r) => exists(db, watches, conn, &r.path, r.watch),
+        Request::GetData(r) => get_data(db, watches, conn, st, &r.path, r.watch)
+            .map(|(data, stat)| Response::GetData(GetDataResponse { data, stat })),
+        Request::GetAcl(r) => get_acl(db, st, &r.path),
+        Request::GetChildren(r) => get_children(db, watches, conn, st, &r.path, r.watch)
+            .map(|(children, _)| Response::GetChildren(GetChildrenResponse { children })),
+        Request::GetChildren2(r) => get_children(db, watches, conn, st, &r.path, r.watch)
+            .map(|(children, stat)| Response::GetChildren2(GetChildren2Response { children, stat })),
+        Request::Sync(r) => valid(&r.path).map(|()| Response::Sync(SyncResponse { path: r.path })),
+        Request::MultiRead(ops) => Ok(Response::Multi(
+            ops.into_iter()
+                .map(|op| match op {
+                    ReadOp::GetData(r) => match get_data(db, watches, conn, st, &r.path, r.watch) {
+                        Ok((data, stat)) => MultiResult::GetData { data, stat },
+                        Err(code) => MultiResult::Error(code.code()),
+                    },
+                    ReadOp::GetChildren(r) => {
+                        match get_children(db, watches, conn, st, &r.path, r.watch) {
+                            Ok((children, _)) => MultiResult::GetChildren { children },
+                            Err(code) => MultiResult::Error(code.code()),
+                        }
+                    }
+                })
+                .collect(),
+        )),
+        Request::CheckWatches(r) => watcher_type(r.watcher_type).and_then(|t| {
+            if watches.contains(conn.id, &r.path, t) {
+                Ok(Response::Empty)
+            } else {
+                Err(ErrorCode::NoWatcher)
+            }
+        }),
+        Request::RemoveWatches(r) => watcher_type(r.watcher_type).and_then(|t| {
+            if watches.remove(conn.id, &r.path, t) {
+                Ok(Response::Empty)
+            } else {
+                Err(ErrorCode::NoWatcher)
+            }
+        }),
+        Request::SetWatches(r) => {
+            set_watches(db, watches, conn, r.relative_zxid, &r.data_watches, &r.exist_watches, &r.child_watches, &[], &[], &mut events);
+            return with_events(events, reply(SET_WATCHES_XID, zxid, Ok(Response::Empty)));
+        }
+        Request::SetWatches2(r) => {
+            set_watches(
+                db,
+                watches,
+                conn,
+                r.relative_zxid,
+                &r.data_watches,
+                &r.exist_watches,
+                &r.child_watches,
+                &r.persistent_watches,
+                &r.persistent_recursive_watches,
+                &mut events,
+            );
+            return with_events(events, reply(SET_WATCHES_XID, zxid, Ok(Response::Empty)));
+        }
+        Request::GetEphemerals(r) => {
+            let prefix = r.prefix_path;
+            let mut paths = db.ephemerals(st.session_id, &prefix);
+            paths.sort();
+            Ok(Response::GetEphemerals(GetEphemeralsResponse { ephemerals: paths }))
+        }
+        Request::GetAllChildrenNumber(r) => valid(&r.path).and_then(|()| {
+            let node = db.node(&r.path).ok_or(ErrorCode::NoNode)?;
+            acl::check_acl(node.acl(), Perms::READ, &st.auth, st.is_super)?;
+            let total = db.all_children_number(&r.path).unwrap_or(0);
+            Ok(Response::GetAllChildrenNumber(GetAllChildrenNumberResponse {
+                total_number: i32::try_from(total).unwrap_or(i32::MAX),
+            }))
+        }),
+        Request::AddWatch(r) => valid(&r.path).and_then(|()| {
+            let kind = match AddWatchMode::from_code(r.mode) {
+                Some(AddWatchMode::Persistent) => WatchKind::Persistent,
+                Some(AddWatchMode::PersistentRecursive) => WatchKind::PersistentRecursive,
+                None => return Err(ErrorCode::BadArguments),
+            };
+            watches.add(conn.id, &r.path, kind);
+            Ok(Response::AddWatch)
+        }),
+        Request::WhoAmI => Ok(Response::WhoAmI(WhoAmIResponse {
+            client_info: st
+                .auth
+                .iter()
+                .map(|id| ClientInfo {
+                    auth_scheme: id.scheme.clone(),
+                    user: user_name(id),
+                })
+                .collect(),
+        })),
+        // Writes never reach here (see `classify`).
+        other => {
+            tracing::error!(op = ?other.op_code(), "write routed to the local path");
+            Err(ErrorCode::SystemError)
+        }
+    };
+    reply(xid, zxid, result)
+}
+
+fn reply(xid: i32, zxid: i64, result: Result<Response, ErrorCode>) -> LocalReply {
+    let frame = match result {
+        Ok(resp) => Server::reply_frame(xid, zxid, ErrorCode::Ok, &resp),
+        Err(code) => Server::reply_frame(xid, zxid, code, &Response::Empty),
+    };
+    LocalReply {
+        frames: vec![frame],
+        close: false,
+    }
+}
+
+fn with_events(mut events: Vec<Bytes>, mut r: LocalReply) -> LocalReply {
+    events.append(&mut r.frames);
+    r.frames = events;
+    r
+}
+
+fn valid(path: &str) -> Result<(), ErrorCode> {
+    validate_path(path).map_err(|_| ErrorCode::BadArguments)
+}
+
+fn watcher_type(code: i32) -> Result<WatcherType, ErrorCode> {
+    WatcherType::from_code(code).ok_or(ErrorCode::BadArguments)
+}
+
+fn exists(
+    db: &Database,
+    watches: &mut WatchManager,
+    conn: &Connection,
+    path: &str,
+    watch: bool,
+) -> Result<Response, ErrorCode> {
+    valid(path)?;
+    // An exists watch is set whether or not the node exists: on a missing
+    // node it waits for its creation.
+    if watch {
+        watches.add(conn.id, path, WatchKind::Data);
+    }
+    let node = db.node(path).ok_or(ErrorCode::NoNode)?;
+    Ok(Response::Exists(ExistsResponse { stat: node.stat() }))
+}
+
+fn get_data(
+    db: &Database,
+    watches: &mut WatchManager,
+    conn: &Connection,
+    st: &ConnState,
+    path: &str,
+    watch: bool,
+) -> Result<(Vec<u8>, corral::proto::Stat), ErrorCode> {
+    valid(path)?;
+    let node = db.node(path).ok_or(ErrorCode::NoNode)?;
+    acl::check_acl(node.acl(), Perms::READ, &st.auth, st.is_super)?;
+    if watch {
+        watches.add(conn.id, path, WatchKind::Data);
+    }
+    Ok((node.data().to_vec(), node.stat()))
+}
+
+fn get_children(
+    db: &Database,
+    watches: &mut WatchManager,
+    conn: &Connection,
+    st: &ConnState,
+    path: &str,
+    watch: bool,
+) -> Result<(Vec<String>, corral::proto::Stat), ErrorCode> {
+    valid(path)?;
+    let node = db.node(path).ok_or(ErrorCode::NoNode)?;
+    acl::check_acl(node.acl(), Perms::READ, &st.auth, st.is_super)?;
+    if watch {
+        watches.add(conn.id, path, WatchKind::Child);
+    }
+    Ok((node.children().map(str::to_string).collect(), node.stat()))
+}
+
+fn get_acl(db: &Database, st: &ConnState, path: &str) -> Result<Response, ErrorCode> {
+    valid(path)?;
+    let node = db.node(path).ok_or(ErrorCode::NoNode)?;
+    acl::check_acl(node.acl(), Perms::READ | Perms::ADMIN, &st.auth, st.is_super)?;
+    // Without ADMIN, digest hashes are masked (ZOOKEEPER-1392).
+    let acl = if acl::check_acl(node.acl(), Perms::ADMIN, &st.auth, st.is_super).is_ok() {
+        node.acl().to_vec()
+    } else {
+        acl::mask_acl(node.acl())
+    };
+    Ok(Response::GetAcl(GetAclResponse {
+        acl,
+        stat: node.stat(),
+    }))
+}
+
+/// Re-register a reconnecting client's watches; a watched change it missed
+/// since `relative_zxid` is reported at once, as ZooKeeper's
+/// `DataTree.setWatches` does.
+#[allow(clippy::too_many_arguments)]
+fn set_watches(
+    db: &Database,
+    watches: &mut WatchManager,
+    conn: &Connection,
+    relative_zxid: i64,
+    data: &[String],
+    exist: &[String],
+    child: &[String],
+    persistent: &[String],
+    recursive: &[String],
+    events: &mut Vec<Bytes>,
+) {
+    for path in data {
+        match db.node(path) {
+            None => events.push(Server::event_frame(path, EventType::NodeDeleted)),
+            Some(n) if n.stat().mzxid > relative_zxid => {
+                events.push(Server::event_frame(path, EventType::NodeDataChanged))
+            }
+            Some(_) => watches.add(conn.id, path, WatchKind::Data),
+        }
+    }
+    for path in exist {
+        match db.node(path) {
+            Some(_) => events.push(Server::event_frame(path, EventType::NodeCreated)),
+            None => watches.add(conn.id, path, WatchKind::Data),
+        }
+    }
+    for path in child {
+        match db.node(path) {
+            None => events.push(Server::event_frame(path, EventType::NodeDeleted)),
+            Some(n) if n.stat().pzxid > relative_zxid => {
+                events.push(Server::event_frame(path, EventType::NodeChildrenChanged))
+            }
+            Some(_) => watches.add(conn.id, path, WatchKind::Child),
+        }
+    }
+    for path in persistent {
+        watches.add(conn.id, path, WatchKind::Persistent);
+    }
+    for path in recursive {
+        watches.add(conn.id, path, WatchKind::PersistentRecursive);
+    }
+}
+
+/// addAuth: `digest` with `user:password` (and the super digest); any other
+/// scheme fails authentication and closes the connection, as ZooKeeper does.
+fn add_auth(server: &Server, st: &mut ConnState, scheme: &str, auth: &[u8], zxid: i64) -> LocalReply {
+    let digest = match (scheme, std::str::from_utf8(auth)) {
+        ("digest", Ok(user_password)) if user_password.contains(':') => {
+            Some(acl::digest_id(user_password))
+        }
+        _ => None,
+    };
+    let Some(digest) = digest else {
+        tracing::info!(scheme, "authentication failed");
+        let mut r = reply(AUTH_XID, zxid, Err(ErrorCode::AuthFailed));
+        r.close = true;
+        return r;
+    };
+    if server.config.super_digest.as_deref() == Some(digest.as_str()) {
+        st.is_super = true;
+        push_unique(&mut st.auth, Id::new("super", ""));
+    }
+    push_unique(&mut st.auth, Id::new("digest", digest));
+    reply(AUTH_XID, 0, Ok(Response::Empty))
+}
+
+fn push_unique(ids: &mut Vec<Id>, id: Id) {
+    if !ids.contains(&id) {
+        ids.push(id);
+    }
+}
+
+/// The user name whoAmI reports for an id: digest ids show the user, not
+/// the hash.
+fn user_name(id: &Id) -> String {
+    match id.scheme.as_str() {
+        "digest" => id.id.split(':').next().unwrap_or_default().to_string(),
+        _ => id.id.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_needs_its_opcode_and_the_feature() {
+        let config = Config::default();
+        let r = create_op(&config, OpCode::Create, "/a".into(), vec![], Acl::open_unsafe(), 5, 10);
+        assert_eq!(r, Err(ErrorCode::BadArguments));
+        let r = create_op(&config, OpCode::CreateTtl, "/a".into(), vec![], Acl::open_unsafe(), 0, 10);
+        assert_eq!(r, Err(ErrorCode::BadArguments));
+        let r = create_op(&config, OpCode::Create, "/a".into(), vec![], Acl::open_unsafe(), 9, 0);
+        assert_eq!(r, Err(ErrorCode::BadArguments));
+        assert!(create_op(&config, OpCode::CreateTtl, "/a".into(), vec![], Acl::open_unsafe(), 5, 10).is_ok());
+        let disabled = Config {
+            ttl_enabled: false,
+            ..Config::default()
+        };
+        let r = create_op(&disabled, OpCode::CreateTtl, "/a".into(), vec![], Acl::open_unsafe(), 5, 10);
+        assert_eq!(r, Err(ErrorCode::Unimplemented));
+    }
+
+    #[test]
+    fn failed_multi_reports_every_op() {
+        let out = TxnOutcome {
+            zxid: 7,
+            result: Ok(OpResult::MultiFailed(vec![
+                ErrorCode::Ok,
+                ErrorCode::NoNode,
+                ErrorCode::RuntimeInconsistency,
+            ])),
+        };
+        let shape = ReplyShape::Multi(vec![OpCode::Create, OpCode::Delete, OpCode::SetData]);
+        let (frame, close) = write_reply(3, &out, &shape);
+        assert!(!close);
+        let (header, body) = corral::proto::decode_reply_header(&frame[4..]).unwrap();
+        assert_eq!((header.xid, header.zxid, header.err), (3, 7, 0));
+        let resp = Response::decode(OpCode::Multi, body).unwrap();
+        assert_eq!(
+            resp,
+            Response::Multi(vec![
+                MultiResult::Error(0),
+                MultiResult::Error(-101),
+                MultiResult::Error(-2)
+            ])
+        );
+    }
+
+    #[test]
+    fn digest_users_are_named_by_user() {
+        assert_eq!(user_name(&Id::new("digest", "bob:abc=")), "bob");
+        assert_eq!(user_name(&Id::new("ip", "127.0.0.1")), "127.0.0.1");
+    }
+}

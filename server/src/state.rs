@@ -1,0 +1,325 @@
+//! `Server`: the state one server process shares between its connections,
+//! its proposer, its background checks and the state machine.
+//!
+//! Lock order, always: `db` → `watches` → `conns` → a connection's `state`
+//! → its outbox. The state machine applies a batch holding `db` for writing
+//! and pushes, in zxid order, each transaction's watch events and then its
+//! reply; a read holds `db` for reading while it registers its watch and
+//! queues its reply. So a client sees an event before any reply that
+//! reflects the change, and never a reply from a state older than one it
+//! was already told about.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use corral::proto::{
+    encode_notification, encode_reply, ErrorCode, EventType, KeeperState, WatcherEvent,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::admin::Metrics;
+use crate::config::Config;
+use crate::listener::{Connection, ReplyShape};
+use crate::raft::{Application, Consensus};
+use crate::session::SessionTracker;
+use crate::tree::Database;
+use crate::txn::{BatchOutcome, OpResult, Origin, Txn, TxnBatch, TxnOp, TxnOutcome};
+use crate::watch::{ConnId, WatchManager};
+
+/// Who waits for a proposed transaction's outcome.
+pub enum Pending {
+    /// A client request on one of this server's connections.
+    Request {
+        /// The connection.
+        conn: Arc<Connection>,
+        /// How to encode the reply.
+        shape: ReplyShape,
+    },
+    /// A task of this server (session creation, expiry, reaping).
+    Waiter(oneshot::Sender<TxnOutcome>),
+}
+
+/// The shared state of one server process.
+pub struct Server {
+    /// Effective configuration.
+    pub config: Config,
+    /// Random per start; see [`Origin::incarnation`].
+    incarnation: u64,
+    /// The replicated state: tree, sessions, last zxid.
+    pub db: RwLock<Database>,
+    /// Watches of this server's connections.
+    pub watches: Mutex<WatchManager>,
+    /// Open connections.
+    pub conns: Mutex<HashMap<ConnId, Arc<Connection>>>,
+    /// Session id -> the connection it is attached to on this server.
+    pub session_conns: Mutex<HashMap<i64, ConnId>>,
+    /// Liveness of sessions (expiry is decided by the leader).
+    pub tracker: Mutex<SessionTracker>,
+    /// Proposed transactions whose outcome someone here awaits.
+    pending: Mutex<HashMap<u64, Pending>>,
+    next_request_id: AtomicU64,
+    next_conn_id: AtomicU64,
+    proposals: mpsc::Sender<Txn>,
+    consensus: OnceLock<Consensus>,
+    /// Request and latency counters.
+    pub metrics: Metrics,
+    /// When this process started.
+    pub started: Instant,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Server {
+    /// A server with an empty database; returns the receiving end of the
+    /// proposal queue for the proposer task.
+    pub fn new(config: Config) -> (Arc<Server>, mpsc::Receiver<Txn>) {
+        let (tx, rx) = mpsc::channel(config.batch_txns_max * 4);
+        let tick = config.tick_time_ms;
+        let server = Arc::new(Server {
+            config,
+            incarnation: rand::random(),
+            db: RwLock::new(Database::new()),
+            watches: Mutex::new(WatchManager::new()),
+            conns: Mutex::new(HashMap::new()),
+            session_conns: Mutex::new(HashMap::new()),
+            tracker: Mutex::new(SessionTracker::new(tick)),
+            pending: Mutex::new(HashMap::new()),
+            next_request_id: AtomicU64::new(1),
+            next_conn_id: AtomicU64::new(1),
+            proposals: tx,
+            consensus: OnceLock::new(),
+            metrics: Metrics::default(),
+            started: Instant::now(),
+        });
+        (server, rx)
+    }
+
+    /// Attach the consensus engine once it has started.
+    pub fn set_consensus(&self, consensus: Consensus) {
+        if self.consensus.set(consensus).is_err() {
+            panic!("consensus attached twice");
+        }
+    }
+
+    /// The consensus engine (None while starting).
+    pub fn consensus(&self) -> Option<&Consensus> {
+        self.consensus.get()
+    }
+
+    /// Whether this server decides expiry and reaping (the Raft leader).
+    pub fn is_leader(&self) -> bool {
+        self.consensus().is_some_and(|c| c.is_leader())
+    }
+
+    /// A fresh connection id.
+    pub fn next_conn_id(&self) -> ConnId {
+        self.next_conn_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Queue a transaction for the log; the outcome goes to `pending`.
+    /// Fails only when the server is shutting down.
+    pub async fn propose(&self, mut txn: Txn, pending: Pending) -> Result<(), ErrorCode> {
+        let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
+        txn.origin = Some(Origin {
+            server_id: self.config.server_id,
+            incarnation: self.incarnation,
+            request_id,
+        });
+        self.pending
+            .lock()
+            .expect("pending lock")
+            .insert(request_id, pending);
+        if self.proposals.send(txn).await.is_err() {
+            self.pending.lock().expect("pending lock").remove(&request_id);
+            return Err(ErrorCode::ConnectionLoss);
+        }
+        Ok(())
+    }
+
+    /// Propose a server-internal transaction and wait for its outcome.
+    pub async fn propose_and_wait(&self, txn: Txn) -> Result<TxnOutcome, ErrorCode> {
+        let (tx, rx) = oneshot::channel();
+        self.propose(txn, Pending::Waiter(tx)).await?;
+        rx.await.map_err(|_| ErrorCode::ConnectionLoss)
+    }
+
+    /// The log could not take these transactions: whoever waits for them
+    /// loses its connection (the client will retry elsewhere or later).
+    pub fn fail_proposals(&self, txns: &[Txn]) {
+        for txn in txns {
+            let Some(origin) = self.own_origin(txn) else {
+                continue;
+            };
+            let pending = self.pending.lock().expect("pending lock").remove(&origin);
+            match pending {
+                Some(Pending::Request { conn, .. }) => conn.outbox.close(),
+                Some(Pending::Waiter(_)) | None => {}
+            }
+        }
+    }
+
+    fn own_origin(&self, txn: &Txn) -> Option<u64> {
+        let o = txn.origin?;
+        (o.server_id == self.config.server_id && o.incarnation == self.incarnation)
+            .then_some(o.request_id)
+    }
+
+    /// A server-internal transaction stamped now.
+    pub fn internal_txn(&self, op: TxnOp) -> Txn {
+        Txn {
+            session_id: 0,
+            time_ms: now_ms(),
+            auth: Vec::new(),
+            is_super: true,
+            op,
+            origin: None,
+        }
+    }
+
+    /// Apply one committed batch: the state machine's only entry point.
+    fn apply_batch(&self, batch: TxnBatch) -> BatchOutcome {
+        let mut db = self.db.write().expect("db lock");
+        let mut triggers = Vec::new();
+        let outcome = db.apply_batch(&batch, &mut triggers);
+        let mut watches = self.watches.lock().expect("watches lock");
+        let conns = self.conns.lock().expect("conns lock");
+        let mut triggers = triggers.into_iter().peekable();
+        for (txn, out) in batch.txns.iter().zip(&outcome.outcomes) {
+            // Events first, in zxid order, then the reply of the request
+            // that caused them.
+            while let Some(t) = triggers.next_if(|t| t.zxid <= out.zxid) {
+                let event = WatcherEvent {
+                    event_type: t.event.code(),
+                    state: KeeperState::SyncConnected.code(),
+                    path: t.path.clone(),
+                };
+                let notified = watches.trigger(&t.path, t.event);
+                if notified.is_empty() {
+                    continue;
+                }
+                // ZooKeeper 3.8 sends notifications with zxid -1.
+                let frame = Bytes::from(encode_notification(-1, &event));
+                for conn_id in notified {
+                    if let Some(conn) = conns.get(&conn_id) {
+                        conn.outbox.push(frame.clone());
+                    }
+                }
+            }
+            self.session_bookkeeping(txn, out, &conns);
+            if let Some(request_id) = self.own_origin(txn) {
+                let pending = self.pending.lock().expect("pending lock").remove(&request_id);
+                match pending {
+                    Some(Pending::Request { conn, shape }) => {
+                        conn.complete_write(self, &db, &mut watches, out, &shape);
+                    }
+                    Some(Pending::Waiter(tx)) => {
+                        let _ = tx.send(out.clone());
+                    }
+                    None => {}
+                }
+            }
+        }
+        for t in triggers {
+            // Triggers past the last outcome cannot exist: every trigger
+            // carries the zxid of the transaction that caused it.
+            panic!("watch trigger {t:?} has no transaction");
+        }
+        outcome
+    }
+
+    /// Keep the liveness tracker and connections in line with sessions
+    /// opened and closed by the log.
+    fn session_bookkeeping(
+        &self,
+        txn: &Txn,
+        out: &TxnOutcome,
+        conns: &HashMap<ConnId, Arc<Connection>>,
+    ) {
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        let closed: Vec<i64> = match (&txn.op, &out.result) {
+            (TxnOp::CreateSession { timeout_ms, .. }, Ok(OpResult::SessionCreated { session_id })) => {
+                let timeout = u64::try_from(*timeout_ms).unwrap_or(0);
+                self.tracker
+                    .lock()
+                    .expect("tracker lock")
+                    .add(*session_id, timeout, now);
+                return;
+            }
+            (TxnOp::CloseSession, Ok(_)) => vec![txn.session_id],
+            (TxnOp::ExpireSessions { session_ids }, Ok(_)) => session_ids.clone(),
+            _ => return,
+        };
+        let mut tracker = self.tracker.lock().expect("tracker lock");
+        let mut session_conns = self.session_conns.lock().expect("session conns lock");
+        for session_id in closed {
+            tracker.remove(session_id);
+            if let Some(conn_id) = session_conns.remove(&session_id) {
+                // An explicit close is answered first (see complete_write),
+                // then the connection closes; an expired session's
+                // connection just closes, as in ZooKeeper.
+                if let Some(conn) = conns.get(&conn_id) {
+                    if matches!(txn.op, TxnOp::ExpireSessions { .. }) {
+                        tracing::info!(session_id = format!("0x{session_id:x}"), "session expired");
+                        conn.outbox.close();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Replace the database with a snapshot's, and track its sessions with
+    /// a fresh timeout each (a restart or new leader expires nobody early).
+    fn restore(&self, snapshot: &[u8]) -> Result<(), String> {
+        let restored = Database::from_snapshot(snapshot)?;
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        let mut tracker = SessionTracker::new(self.config.tick_time_ms);
+        for (&id, info) in restored.sessions() {
+            tracker.add(id, u64::try_from(info.timeout_ms).unwrap_or(0), now);
+        }
+        *self.db.write().expect("db lock") = restored;
+        *self.tracker.lock().expect("tracker lock") = tracker;
+        Ok(())
+    }
+
+    /// Answer every notification-free reply: reads, pings and local ops
+    /// reply with the last applied zxid.
+    pub fn reply_frame(xid: i32, zxid: i64, err: ErrorCode, resp: &corral::proto::Response) -> Bytes {
+        Bytes::from(encode_reply(xid, zxid, err.code(), resp))
+    }
+
+    /// A `NodeDeleted`-style event frame for SetWatches catch-up.
+    pub fn event_frame(path: &str, event: EventType) -> Bytes {
+        let e = WatcherEvent {
+            event_type: event.code(),
+            state: KeeperState::SyncConnected.code(),
+            path: path.to_string(),
+        };
+        Bytes::from(encode_notification(-1, &e))
+    }
+}
+
+/// The state machine seen by the Raft log.
+pub struct App(pub Arc<Server>);
+
+impl Application for App {
+    fn apply(&self, batch: TxnBatch) -> BatchOutcome {
+        self.0.apply_batch(batch)
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        self.0.db.read().expect("db lock").to_snapshot()
+    }
+
+    fn restore(&self, snapshot: &[u8]) -> Result<(), String> {
+        self.0.restore(snapshot)
+    }
+}
