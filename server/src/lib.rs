@@ -1,1 +1,4 @@
 //! corral-server
+
+pub mod tree;
+pub mod txn;
