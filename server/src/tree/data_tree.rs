@@ -1,0 +1,478 @@
+//! The znode tree (ZooKeeper's `DataTree`): nodes by path, the indexes that
+//! session close and the reaper need, and an undo journal that lets a failed
+//! multi roll back without copying the tree.
+//!
+//! The mutators here do no checking beyond what keeps the tree consistent:
+//! ZooKeeper's request rules (versions, ACLs, error precedence) live in
+//! `Database`. Everything is ordered (`BTreeMap`/`BTreeSet`), so iteration
+//! order, snapshots and listings are the same on every replica.
+
+use super::ephemeral_type::EphemeralType;
+use super::node::{Node, StatPersisted};
+use corral::path;
+use corral::proto::{Acl, Stat};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+/// Paths ZooKeeper creates itself and refuses to delete
+/// (`DataTree.isSpecialPath`).
+pub const SPECIAL_PATHS: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
+
+/// One reversible change, recorded while a journal is open.
+#[derive(Debug)]
+enum Undo {
+    /// A node was inserted; undo removes it.
+    Created(String),
+    /// A (childless) node was removed; undo puts it back.
+    Deleted(String, Node),
+    /// A node's stat changed.
+    Stat(String, StatPersisted),
+    /// A node's data and stat changed.
+    Data(String, Vec<u8>, StatPersisted),
+    /// A node's ACL and stat changed.
+    Acl(String, Arc<Vec<Acl>>, StatPersisted),
+}
+
+/// A node as stored in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SnapshotNode {
+    pub(crate) path: String,
+    pub(crate) data: Vec<u8>,
+    pub(crate) acl: Vec<Acl>,
+    pub(crate) stat: StatPersisted,
+}
+
+/// The znode tree.
+#[derive(Debug)]
+pub struct DataTree {
+    nodes: BTreeMap<String, Node>,
+    /// Ephemeral paths per owning session.
+    ephemerals: BTreeMap<i64, BTreeSet<String>>,
+    containers: BTreeSet<String>,
+    ttls: BTreeSet<String>,
+    /// Sum of path and data lengths (`DataTree.approximateDataSize`).
+    data_size: u64,
+    /// Open undo journal (inside a multi).
+    journal: Option<Vec<Undo>>,
+}
+
+impl Default for DataTree {
+    fn default() -> Self {
+        DataTree::new()
+    }
+}
+
+impl DataTree {
+    /// The tree of a fresh ZooKeeper 3.8 server: `/`, `/zookeeper`,
+    /// `/zookeeper/quota` and `/zookeeper/config`, all with zeroed stats
+    /// (czxid 0, times 0) and open ACLs, except `/zookeeper/config`, which is
+    /// world-readable only and has aversion -1 because ZooKeeper sets its ACL
+    /// with `setACL(path, READ_ACL_UNSAFE, -1)` (ZOOKEEPER-2014).
+    pub fn new() -> DataTree {
+        let mut tree = DataTree {
+            nodes: BTreeMap::new(),
+            ephemerals: BTreeMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            data_size: 0,
+            journal: None,
+        };
+        let open = Arc::new(Acl::open_unsafe());
+        for p in ["/", "/zookeeper", "/zookeeper/quota"] {
+            tree.insert(
+                p.to_owned(),
+                Vec::new(),
+                open.clone(),
+                StatPersisted::default(),
+            );
+        }
+        let config_stat = StatPersisted {
+            aversion: -1,
+            ..StatPersisted::default()
+        };
+        tree.insert(
+            "/zookeeper/config".to_owned(),
+            Vec::new(),
+            Arc::new(Acl::read_unsafe()),
+            config_stat,
+        );
+        tree
+    }
+
+    /// The node at `path`.
+    pub fn get(&self, path: &str) -> Option<&Node> {
+        self.nodes.get(path)
+    }
+
+    /// Number of nodes, the root included.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the tree is empty (never: the root always exists).
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Sum of path and data lengths over all nodes.
+    pub fn data_size(&self) -> u64 {
+        self.data_size
+    }
+
+    /// Number of ephemeral nodes.
+    pub fn ephemeral_count(&self) -> usize {
+        self.ephemerals.values().map(BTreeSet::len).sum()
+    }
+
+    /// The ephemeral paths of a session, sorted.
+    pub fn ephemerals_of(&self, session_id: i64) -> impl Iterator<Item = &str> + '_ {
+        self.ephemerals
+            .get(&session_id)
+            .into_iter()
+            .flat_map(|s| s.iter().map(String::as_str))
+    }
+
+    /// Every container path, sorted.
+    pub fn containers(&self) -> impl Iterator<Item = &str> + '_ {
+        self.containers.iter().map(String::as_str)
+    }
+
+    /// Every TTL node path, sorted.
+    pub fn ttls(&self) -> impl Iterator<Item = &str> + '_ {
+        self.ttls.iter().map(String::as_str)
+    }
+
+    /// Every node, sorted by path.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> + '_ {
+        self.nodes.iter().map(|(p, n)| (p.as_str(), n))
+    }
+
+    /// Number of descendants of `path` (`DataTree.getAllChildrenNumber`),
+    /// `None` if there is no such node.
+    pub fn all_children_number(&self, path: &str) -> Option<usize> {
+        self.nodes.get(path)?;
+        if path == "/" {
+            return Some(self.nodes.len() - 1);
+        }
+        // Descendants are exactly the keys in [path + "/", path + "0"):
+        // '0' is the byte after '/'.
+        let start = format!("{path}/");
+        let end = format!("{path}0");
+        Some(self.nodes.range(start..end).count())
+    }
+
+    /// Inserts a node under an existing parent, maintaining the parent's
+    /// child set and the indexes. No stat change to the parent.
+    fn insert(&mut self, path: String, data: Vec<u8>, acl: Arc<Vec<Acl>>, stat: StatPersisted) {
+        if let Some(parent) = path::parent(&path) {
+            let parent = self
+                .nodes
+                .get_mut(parent)
+                .expect("insert: parent must exist");
+            parent.children.insert(path::name(&path).to_owned());
+        }
+        match EphemeralType::of(stat.ephemeral_owner) {
+            EphemeralType::Normal => {
+                self.ephemerals
+                    .entry(stat.ephemeral_owner)
+                    .or_default()
+                    .insert(path.clone());
+            }
+            EphemeralType::Container => {
+                self.containers.insert(path.clone());
+            }
+            EphemeralType::Ttl => {
+                self.ttls.insert(path.clone());
+            }
+            EphemeralType::Void => {}
+        }
+        self.data_size += (path.len() + data.len()) as u64;
+        let node = Node {
+            data,
+            acl,
+            stat,
+            children: BTreeSet::new(),
+        };
+        let old = self.nodes.insert(path, node);
+        assert!(old.is_none(), "insert: node already exists");
+    }
+
+    /// Removes a childless node, maintaining the parent's child set and the
+    /// indexes. No stat change to the parent.
+    fn remove(&mut self, path: &str) -> Node {
+        let node = self.nodes.remove(path).expect("remove: node must exist");
+        assert!(node.children.is_empty(), "remove: node has children");
+        if let Some(parent) = path::parent(path) {
+            if let Some(parent) = self.nodes.get_mut(parent) {
+                parent.children.remove(path::name(path));
+            }
+        }
+        let owner = node.stat.ephemeral_owner;
+        match EphemeralType::of(owner) {
+            EphemeralType::Normal => {
+                if let Some(set) = self.ephemerals.get_mut(&owner) {
+                    set.remove(path);
+                    if set.is_empty() {
+                        self.ephemerals.remove(&owner);
+                    }
+                }
+            }
+            EphemeralType::Container => {
+                self.containers.remove(path);
+            }
+            EphemeralType::Ttl => {
+                self.ttls.remove(path);
+            }
+            EphemeralType::Void => {}
+        }
+        self.data_size -= (path.len() + node.data.len()) as u64;
+        node
+    }
+
+    fn record(&mut self, undo: impl FnOnce() -> Undo) {
+        if let Some(journal) = self.journal.as_mut() {
+            journal.push(undo());
+        }
+    }
+
+    fn node_mut(&mut self, path: &str) -> &mut Node {
+        self.nodes.get_mut(path).expect("node must exist")
+    }
+
+    /// Creates `path` (whose parent exists and which does not) and bumps the
+    /// parent's child counter and pzxid (`DataTree.createNode`). Returns the
+    /// new node's client stat.
+    pub fn create_node(
+        &mut self,
+        path: &str,
+        data: Vec<u8>,
+        acl: Vec<Acl>,
+        ephemeral_owner: i64,
+        zxid: i64,
+        time: i64,
+    ) -> Stat {
+        let parent_path = path::parent(path).expect("create_node: not the root");
+        let parent = self.nodes.get(parent_path).expect("create_node: parent");
+        let old = parent.stat;
+        // Children usually carry their parent's ACL: share it.
+        let acl = if *parent.acl == acl {
+            parent.acl.clone()
+        } else {
+            Arc::new(acl)
+        };
+        self.record(|| Undo::Stat(parent_path.to_owned(), old));
+        let parent = self.node_mut(parent_path);
+        parent.stat.cversion = parent.stat.cversion.wrapping_add(1);
+        parent.stat.pzxid = zxid;
+        self.record(|| Undo::Created(path.to_owned()));
+        self.insert(
+            path.to_owned(),
+            data,
+            acl,
+            StatPersisted::created(zxid, time, ephemeral_owner),
+        );
+        self.nodes[path].stat()
+    }
+
+    /// Deletes childless `path` and moves the parent's pzxid forward
+    /// (`DataTree.deleteNode`; the stored child counter is unchanged, which
+    /// is why the client cversion still grows).
+    pub fn delete_node(&mut self, path: &str, zxid: i64) {
+        let parent_path = path::parent(path).expect("delete_node: not the root");
+        let old = self.nodes[parent_path].stat;
+        self.record(|| Undo::Stat(parent_path.to_owned(), old));
+        let parent = self.node_mut(parent_path);
+        if zxid > parent.stat.pzxid {
+            parent.stat.pzxid = zxid;
+        }
+        let node = self.remove(path);
+        self.record(|| Undo::Deleted(path.to_owned(), node));
+    }
+
+    /// Replaces the data of `path`, with its new version, mzxid and mtime.
+    pub fn set_data(
+        &mut self,
+        path: &str,
+        data: Vec<u8>,
+        version: i32,
+        zxid: i64,
+        time: i64,
+    ) -> Stat {
+        let node = self.node_mut(path);
+        let old_stat = node.stat;
+        let old_len = node.data.len();
+        let new_len = data.len();
+        let old_data = std::mem::replace(&mut node.data, data);
+        node.stat.version = version;
+        node.stat.mzxid = zxid;
+        node.stat.mtime = time;
+        let stat = node.stat();
+        self.data_size = self.data_size - old_len as u64 + new_len as u64;
+        self.record(|| Undo::Data(path.to_owned(), old_data, old_stat));
+        stat
+    }
+
+    /// Replaces the ACL of `path`, with its new aversion.
+    pub fn set_acl(&mut self, path: &str, acl: Vec<Acl>, aversion: i32) -> Stat {
+        let node = self.node_mut(path);
+        let old_stat = node.stat;
+        let old_acl = std::mem::replace(&mut node.acl, Arc::new(acl));
+        node.stat.aversion = aversion;
+        let stat = node.stat();
+        self.record(|| Undo::Acl(path.to_owned(), old_acl, old_stat));
+        stat
+    }
+
+    /// Starts recording undo entries (a multi begins).
+    pub fn begin_journal(&mut self) {
+        assert!(self.journal.is_none(), "journal already open");
+        self.journal = Some(Vec::new());
+    }
+
+    /// Keeps the changes made since [`begin_journal`](Self::begin_journal).
+    pub fn commit_journal(&mut self) {
+        self.journal.take().expect("no journal open");
+    }
+
+    /// Reverts every change made since [`begin_journal`](Self::begin_journal).
+    pub fn rollback_journal(&mut self) {
+        let journal = self.journal.take().expect("no journal open");
+        for undo in journal.into_iter().rev() {
+            match undo {
+                Undo::Created(path) => {
+                    self.remove(&path);
+                }
+                Undo::Deleted(path, node) => {
+                    let Node {
+                        data, acl, stat, ..
+                    } = node;
+                    self.insert(path, data, acl, stat);
+                }
+                Undo::Stat(path, stat) => self.node_mut(&path).stat = stat,
+                Undo::Data(path, data, stat) => {
+                    let node = self.node_mut(&path);
+                    let new_len = node.data.len();
+                    let old_len = data.len();
+                    node.data = data;
+                    node.stat = stat;
+                    self.data_size = self.data_size - new_len as u64 + old_len as u64;
+                }
+                Undo::Acl(path, acl, stat) => {
+                    let node = self.node_mut(&path);
+                    node.acl = acl;
+                    node.stat = stat;
+                }
+            }
+        }
+    }
+
+    /// An order-independent 64-bit digest of every node's path, data, ACL
+    /// and stored stat: equal trees give equal digests on every platform.
+    pub fn digest(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|(p, n)| node_digest(p, n))
+            .fold(0u64, u64::wrapping_add)
+    }
+
+    /// Every node in path order, for a snapshot.
+    pub(crate) fn to_snapshot_nodes(&self) -> Vec<SnapshotNode> {
+        self.nodes
+            .iter()
+            .map(|(p, n)| SnapshotNode {
+                path: p.clone(),
+                data: n.data.clone(),
+                acl: n.acl.as_ref().clone(),
+                stat: n.stat,
+            })
+            .collect()
+    }
+
+    /// Rebuilds a tree from snapshot nodes (any order with parents first:
+    /// path order is).
+    pub(crate) fn from_snapshot_nodes(nodes: Vec<SnapshotNode>) -> Result<DataTree, String> {
+        let mut tree = DataTree {
+            nodes: BTreeMap::new(),
+            ephemerals: BTreeMap::new(),
+            containers: BTreeSet::new(),
+            ttls: BTreeSet::new(),
+            data_size: 0,
+            journal: None,
+        };
+        // Lookup only, never iterated, so its order cannot leak.
+        let mut acls: HashMap<Vec<Acl>, Arc<Vec<Acl>>> = HashMap::new();
+        for n in nodes {
+            if path::validate_path(&n.path).is_err() {
+                return Err(format!("invalid path in snapshot: {:?}", n.path));
+            }
+            if tree.nodes.contains_key(&n.path) {
+                return Err(format!("duplicate path in snapshot: {}", n.path));
+            }
+            if let Some(parent) = path::parent(&n.path) {
+                if !tree.nodes.contains_key(parent) {
+                    return Err(format!("orphan node in snapshot: {}", n.path));
+                }
+            }
+            let acl = acls
+                .entry(n.acl.clone())
+                .or_insert_with(|| Arc::new(n.acl))
+                .clone();
+            tree.insert(n.path, n.data, acl, n.stat);
+        }
+        if !tree.nodes.contains_key("/") {
+            return Err("snapshot has no root".to_owned());
+        }
+        Ok(tree)
+    }
+}
+
+/// FNV-1a over a node's fields, then a 64-bit finalizer (splitmix64) so that
+/// summing node digests does not cancel structured differences.
+fn node_digest(path: &str, node: &Node) -> u64 {
+    let mut h = Fnv::new();
+    h.write(&(path.len() as u64).to_be_bytes());
+    h.write(path.as_bytes());
+    h.write(&(node.data.len() as u64).to_be_bytes());
+    h.write(&node.data);
+    h.write(&(node.acl.len() as u64).to_be_bytes());
+    for a in node.acl.iter() {
+        h.write(&a.perms.to_be_bytes());
+        h.write(&(a.id.scheme.len() as u64).to_be_bytes());
+        h.write(a.id.scheme.as_bytes());
+        h.write(&(a.id.id.len() as u64).to_be_bytes());
+        h.write(a.id.id.as_bytes());
+    }
+    let s = &node.stat;
+    for v in [
+        s.czxid,
+        s.mzxid,
+        s.ctime,
+        s.mtime,
+        s.ephemeral_owner,
+        s.pzxid,
+    ] {
+        h.write(&v.to_be_bytes());
+    }
+    for v in [s.version, s.cversion, s.aversion] {
+        h.write(&v.to_be_bytes());
+    }
+    let mut z = h.0;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+struct Fnv(u64);
+
+impl Fnv {
+    fn new() -> Fnv {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+}
