@@ -1,1 +1,3 @@
 //! corral-server
+pub mod raft;
+pub mod txn;
