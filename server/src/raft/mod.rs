@@ -1,0 +1,418 @@
+//! Consensus: the replicated log under the server's state.
+//!
+//! This is the only module that imports openraft and redb. The rest of the
+//! server sees [`Consensus`]: "propose a [`TxnBatch`], get its
+//! [`BatchOutcome`] once it is committed and applied here", plus who leads.
+//! The replicated state itself lives in the server's [`Application`], which
+//! this module drives:
+//!
+//! ```text
+//! propose(batch) -> openraft leader -> append (redb, one fsync per append call)
+//!                -> replicate to a quorum (network.rs; nothing for one voter)
+//!                -> commit -> Application::apply(batch), in log order
+//!                -> propose() resolves with the outcome
+//! ```
+//!
+//! On disk, under `<data_dir>/raft/`:
+//! - `log.redb`: log entries, vote, purge marker, commit hint (`log_store.rs`);
+//! - `snapshots/snapshot-<term>-<index>.bin`: the application state every
+//!   [`RaftConfig::snapshot_every_entries`] entries, the newest two kept
+//!   (`snapshot_files.rs`); the log is purged behind them, keeping
+//!   [`RaftConfig::logs_kept_after_snapshot`] entries.
+//!
+//! Restart = restore the newest valid snapshot into the application, then
+//! re-apply the committed log tail (see [`Consensus::start_single`]).
+
+mod log_store;
+mod network;
+mod snapshot_files;
+mod state_machine;
+mod type_config;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{ClientWriteError, RaftError as OpenRaftError};
+use openraft::{BasicNode, Raft, ServerState, SnapshotPolicy};
+
+pub use network::serve_peers;
+
+use crate::txn::{BatchOutcome, TxnBatch};
+use log_store::LogStore;
+use network::Network;
+use snapshot_files::SnapshotFiles;
+use state_machine::StateMachine;
+use type_config::TypeConfig;
+
+/// What the server's replicated state must provide to the log.
+pub trait Application: Send + Sync + 'static {
+    /// Apply one committed batch, in log order, exactly once per entry after
+    /// the last snapshot/restore.
+    fn apply(&self, batch: TxnBatch) -> BatchOutcome;
+    /// Serialize the whole state (called between applies, so it is
+    /// consistent with the applied index).
+    fn snapshot(&self) -> Vec<u8>;
+    /// Replace the whole state with a snapshot's.
+    fn restore(&self, snapshot: &[u8]) -> Result<(), String>;
+}
+
+/// Settings of the consensus module.
+#[derive(Debug, Clone)]
+pub struct RaftConfig {
+    /// This server's id in the ensemble (unique, stable across restarts).
+    pub node_id: u64,
+    /// The server's data directory; the log and snapshots live in
+    /// `data_dir/raft`.
+    pub data_dir: PathBuf,
+    /// The `host:port` other servers reach this one's peer listener at
+    /// (recorded in the membership; unused by a single-node server).
+    pub peer_addr: String,
+    /// Take a snapshot after this many entries since the last one.
+    pub snapshot_every_entries: u64,
+    /// Log entries kept behind the newest snapshot, so lagging followers
+    /// catch up from the log and not a snapshot. Keep it >= 1000
+    /// (openraft#2116: a purge/apply race at lower values).
+    pub logs_kept_after_snapshot: u64,
+    /// Lower bound of the randomized election timeout.
+    pub election_timeout_min_ms: u64,
+    /// Upper bound of the randomized election timeout.
+    pub election_timeout_max_ms: u64,
+    /// Leader heartbeat interval.
+    pub heartbeat_ms: u64,
+    /// Most entries sent in one AppendEntries.
+    pub max_payload_entries: u64,
+    /// How long `start_single` waits for the node to lead and catch up.
+    pub startup_timeout: Duration,
+}
+
+impl RaftConfig {
+    /// Defaults for `node_id` with data in `data_dir`: snapshot every 10,000
+    /// entries, 1,000 entries kept behind it, election timeout 1–2 s,
+    /// heartbeat 250 ms (STACK.md pitfall 2: shorter timeouts lose
+    /// leadership under load on small machines).
+    pub fn new(node_id: u64, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            node_id,
+            data_dir: data_dir.into(),
+            peer_addr: String::new(),
+            snapshot_every_entries: 10_000,
+            logs_kept_after_snapshot: 1_000,
+            election_timeout_min_ms: 1_000,
+            election_timeout_max_ms: 2_000,
+            heartbeat_ms: 250,
+            max_payload_entries: 300,
+            startup_timeout: Duration::from_secs(60),
+        }
+    }
+
+    fn openraft_config(&self) -> Result<openraft::Config, RaftError> {
+        let config = openraft::Config {
+            cluster_name: "corral".to_string(),
+            election_timeout_min: self.election_timeout_min_ms,
+            election_timeout_max: self.election_timeout_max_ms,
+            heartbeat_interval: self.heartbeat_ms,
+            install_snapshot_timeout: 10_000,
+            max_payload_entries: self.max_payload_entries,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every_entries),
+            max_in_snapshot_log_to_keep: self.logs_kept_after_snapshot,
+            ..Default::default()
+        };
+        config
+            .validate()
+            .map_err(|e| RaftError::Config(e.to_string()))
+    }
+}
+
+/// A failure of the consensus module itself: the node cannot go on (or
+/// could not start). Distinct from [`ProposeError`], which fails one request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RaftError {
+    /// Invalid settings.
+    #[error("invalid raft config: {0}")]
+    Config(String),
+    /// The log or snapshot storage failed or holds unusable data.
+    #[error("raft storage: {0}")]
+    Storage(String),
+    /// Waiting for a condition (leader, catch-up) timed out.
+    #[error("timed out: {0}")]
+    Timeout(String),
+    /// The node has shut down.
+    #[error("raft is shut down")]
+    Shutdown,
+    /// openraft stopped with a fatal error.
+    #[error("raft fatal: {0}")]
+    Fatal(String),
+}
+
+/// Why one proposal failed. The entry was not applied (or, for
+/// `Unavailable`, its fate is unknown to this caller).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProposeError {
+    /// This node does not lead; `leader` is the current leader if known.
+    #[error("not the leader (leader: {leader:?})")]
+    NotLeader {
+        /// The leader's node id, if known.
+        leader: Option<u64>,
+    },
+    /// Consensus is shutting down or failed.
+    #[error("consensus unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A node's role in the ensemble.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Accepts proposals.
+    Leader,
+    /// A voter following a leader.
+    Follower,
+    /// A voter campaigning.
+    Candidate,
+    /// A non-voting replica (ZooKeeper's observer).
+    Learner,
+    /// Stopped.
+    Shutdown,
+}
+
+/// A snapshot of the node's consensus state (indexes are Raft log indexes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// This node.
+    pub node_id: u64,
+    /// Its role.
+    pub role: Role,
+    /// The current term.
+    pub current_term: u64,
+    /// The leader, if known.
+    pub leader: Option<u64>,
+    /// The last log index present (appended, maybe not committed).
+    pub last_log_index: Option<u64>,
+    /// The last index applied to the application.
+    pub last_applied_index: Option<u64>,
+    /// The last index covered by the newest snapshot.
+    pub snapshot_index: Option<u64>,
+    /// The last index purged from the log.
+    pub purged_index: Option<u64>,
+    /// Voting members.
+    pub voters: Vec<u64>,
+}
+
+/// The consensus handle: cheap to clone.
+#[derive(Clone)]
+pub struct Consensus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    raft: Raft<TypeConfig>,
+    node_id: u64,
+    shut_down: AtomicBool,
+}
+
+fn fatal(e: impl std::fmt::Display) -> RaftError {
+    RaftError::Fatal(e.to_string())
+}
+
+impl Consensus {
+    /// Opens (or creates) the log in `data_dir/raft`, restores the newest
+    /// valid snapshot into `app`, and for a brand-new data dir initializes a
+    /// one-voter cluster `{node_id}`.
+    ///
+    /// When the membership is the single voter `{node_id}` (a single-node
+    /// server), it returns only once this node leads and has applied every
+    /// entry present in the log at open, so every batch acknowledged before a
+    /// crash is in `app`. Otherwise (a data dir of an ensemble) it returns
+    /// once openraft runs; the application catches up as the ensemble
+    /// commits (see [`Consensus::wait_applied`]).
+    pub async fn start_single(
+        config: RaftConfig,
+        app: Arc<dyn Application>,
+    ) -> Result<Consensus, RaftError> {
+        let startup_timeout = config.startup_timeout;
+        let node_id = config.node_id;
+        let peer_addr = config.peer_addr.clone();
+        let (consensus, last_at_open) = Self::open(config, app).await?;
+        let raft = &consensus.inner.raft;
+
+        let initialized = raft.is_initialized().await.map_err(fatal)?;
+        if !initialized {
+            let members = BTreeMap::from([(node_id, BasicNode::new(peer_addr))]);
+            raft.initialize(members).await.map_err(fatal)?;
+            tracing::info!(node_id, "initialized a new single-node cluster");
+        }
+
+        let single = raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .eq([node_id]);
+        if single {
+            let wait_for = last_at_open;
+            raft.wait(Some(startup_timeout))
+                .metrics(
+                    move |m| {
+                        m.current_leader == Some(node_id)
+                            && m.last_applied.map(|l| l.index) >= wait_for
+                    },
+                    "single-node leader caught up with its log",
+                )
+                .await
+                .map_err(|e| RaftError::Timeout(e.to_string()))?;
+        }
+        Ok(consensus)
+    }
+
+    /// Opens storage and starts openraft; returns the last log index present.
+    async fn open(
+        config: RaftConfig,
+        app: Arc<dyn Application>,
+    ) -> Result<(Consensus, Option<u64>), RaftError> {
+        let raft_config = Arc::new(config.openraft_config()?);
+        let dir = config.data_dir.join("raft");
+        let storage = |e: std::io::Error| RaftError::Storage(e.to_string());
+
+        let (log_store, state_machine) = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir).map_err(storage)?;
+            let log_store = LogStore::open(&dir.join("log.redb")).map_err(storage)?;
+            let files = SnapshotFiles::open(dir.join("snapshots")).map_err(storage)?;
+            let state_machine =
+                StateMachine::open(app, Arc::new(files)).map_err(RaftError::Storage)?;
+            Ok::<_, RaftError>((log_store, state_machine))
+        })
+        .await
+        .map_err(fatal)??;
+
+        let (purged, last) = log_store.log_state().await.map_err(storage)?;
+        if purged.is_some() && purged > state_machine.last_applied() {
+            return Err(RaftError::Storage(format!(
+                "the log is purged up to {} but the newest usable snapshot covers only {:?}: state lost",
+                purged.map(|l| l.index).unwrap_or_default(),
+                state_machine.last_applied().map(|l| l.index)
+            )));
+        }
+
+        let raft = Raft::new(
+            config.node_id,
+            raft_config,
+            Network::new(),
+            log_store,
+            state_machine,
+        )
+        .await
+        .map_err(fatal)?;
+        let consensus = Consensus {
+            inner: Arc::new(Inner {
+                raft,
+                node_id: config.node_id,
+                shut_down: AtomicBool::new(false),
+            }),
+        };
+        Ok((consensus, last.map(|l| l.index)))
+    }
+
+    /// Propose one batch; resolves with its outcome once committed on a
+    /// quorum and applied locally. Many proposals may be in flight; openraft
+    /// appends the queued ones together.
+    pub async fn propose(&self, batch: TxnBatch) -> Result<BatchOutcome, ProposeError> {
+        match self.inner.raft.client_write(batch).await {
+            Ok(response) => Ok(response.data),
+            Err(OpenRaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(ProposeError::NotLeader {
+                    leader: f.leader_id,
+                })
+            }
+            Err(OpenRaftError::APIError(e)) => Err(ProposeError::Unavailable(e.to_string())),
+            Err(OpenRaftError::Fatal(e)) => Err(ProposeError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Whether this node currently leads.
+    pub fn is_leader(&self) -> bool {
+        let m = self.inner.raft.metrics();
+        let m = m.borrow();
+        m.state == ServerState::Leader && m.current_leader == Some(self.inner.node_id)
+    }
+
+    /// This node's role.
+    pub fn role(&self) -> Role {
+        let m = self.inner.raft.metrics();
+        let state = m.borrow().state;
+        role_of(state)
+    }
+
+    /// The node's consensus state.
+    pub fn status(&self) -> Status {
+        let m = self.inner.raft.metrics();
+        let m = m.borrow();
+        Status {
+            node_id: self.inner.node_id,
+            role: role_of(m.state),
+            current_term: m.current_term,
+            leader: m.current_leader,
+            last_log_index: m.last_log_index,
+            last_applied_index: m.last_applied.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
+            voters: m.membership_config.membership().voter_ids().collect(),
+        }
+    }
+
+    /// Waits until some node is known to lead.
+    pub async fn wait_leader(&self, timeout: Duration) -> Result<(), RaftError> {
+        self.inner
+            .raft
+            .wait(Some(timeout))
+            .metrics(|m| m.current_leader.is_some(), "a leader is known")
+            .await
+            .map(|_| ())
+            .map_err(wait_error)
+    }
+
+    /// Waits until the application has applied log index `index`.
+    pub async fn wait_applied(&self, index: u64, timeout: Duration) -> Result<(), RaftError> {
+        self.inner
+            .raft
+            .wait(Some(timeout))
+            .applied_index_at_least(Some(index), "applied")
+            .await
+            .map(|_| ())
+            .map_err(wait_error)
+    }
+
+    /// Stops openraft (idempotent). Proposals in flight fail with
+    /// [`ProposeError::Unavailable`]. Storage is closed once the last clone of
+    /// this handle is dropped.
+    pub async fn shutdown(&self) -> Result<(), RaftError> {
+        if self.inner.shut_down.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.inner.raft.shutdown().await.map_err(fatal)
+    }
+}
+
+fn wait_error(e: openraft::metrics::WaitError) -> RaftError {
+    match e {
+        openraft::metrics::WaitError::ShuttingDown => RaftError::Shutdown,
+        e => RaftError::Timeout(e.to_string()),
+    }
+}
+
+fn role_of(state: ServerState) -> Role {
+    match state {
+        ServerState::Leader => Role::Leader,
+        ServerState::Follower => Role::Follower,
+        ServerState::Candidate => Role::Candidate,
+        ServerState::Learner => Role::Learner,
+        ServerState::Shutdown => Role::Shutdown,
+    }
+}
+
+#[cfg(test)]
+mod tests;
