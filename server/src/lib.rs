@@ -70,10 +70,8 @@ pub async fn run(
     std::fs::create_dir_all(&config.data_dir)?;
     let (server, proposals) = Server::new(config.clone());
     let raft_config = RaftConfig {
-        node_id: config.server_id,
-        data_dir: config.data_dir.clone(),
         snapshot_every_entries: config.snapshot_every_entries,
-        ..RaftConfig::default()
+        ..RaftConfig::new(config.server_id, config.data_dir.clone())
     };
     let proposer = tokio::spawn(proposer::run(Arc::clone(&server), proposals));
     let consensus = Consensus::start_single(raft_config, Arc::new(App(Arc::clone(&server))))

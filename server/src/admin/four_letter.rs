@@ -133,9 +133,9 @@ fn mntr(server: &Server) -> String {
         open_fds().map(|n| n.to_string()).unwrap_or_default(),
     );
     if let Some(st) = status {
-        kv("corral_raft_last_log_index", st.last_log_index.to_string());
-        kv("corral_raft_last_applied_index", st.last_applied_index.to_string());
-        kv("corral_raft_snapshot_index", st.snapshot_index.to_string());
+        kv("corral_raft_last_log_index", st.last_log_index.unwrap_or(0).to_string());
+        kv("corral_raft_last_applied_index", st.last_applied_index.unwrap_or(0).to_string());
+        kv("corral_raft_snapshot_index", st.snapshot_index.unwrap_or(0).to_string());
         kv("corral_raft_term", st.current_term.to_string());
     }
     s
