@@ -37,7 +37,8 @@ impl From<FrameError> for std::io::Error {
 ///
 /// `max_bytes` bounds the whole packet payload (header and body, without the
 /// 4-byte prefix), as ZooKeeper's `jute.maxbuffer` bounds the length field.
-/// The decoder never reserves room for more than one maximal frame.
+/// A length is checked as soon as its 4 bytes are in, so the decoder only
+/// ever reserves room for one frame that passed the check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FrameDecoder {
     max_bytes: usize,
@@ -61,9 +62,9 @@ impl FrameDecoder {
     }
 
     /// Takes one whole payload off the front of `buf`, or returns `None`
-    /// (leaving `buf` untouched, with room reserved for the rest of the
-    /// frame) if it has not fully arrived. The length is checked as soon as
-    /// its 4 bytes are in, before any reservation.
+    /// if it has not fully arrived (leaving the bytes in `buf`, with room
+    /// reserved for the rest of the frame). Errors mean the stream cannot be
+    /// resynchronised: close the connection.
     pub fn decode(&self, buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
         let Some(prefix) = buf.get(..LENGTH_BYTES) else {
             return Ok(None);
@@ -145,6 +146,16 @@ mod tests {
         let decoder = FrameDecoder::new(16);
         let mut buf = BytesMut::from(&[0, 0, 0, 16][..]);
         assert_eq!(decoder.decode(&mut buf), Ok(None));
+    }
+
+    #[test]
+    fn reserves_room_for_one_frame_only() {
+        let decoder = FrameDecoder::new(1000);
+        let mut buf = BytesMut::with_capacity(4);
+        buf.extend_from_slice(&1000i32.to_be_bytes());
+        assert_eq!(decoder.decode(&mut buf), Ok(None));
+        assert!(buf.capacity() >= 1004);
+        assert!(buf.capacity() <= 2 * 1004, "{}", buf.capacity());
     }
 
     #[test]

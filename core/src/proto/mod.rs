@@ -7,6 +7,30 @@
 //! - [`Request`] / [`decode_request`] / [`encode_request`]: requests by opcode.
 //! - [`Response`] / [`encode_reply`] / [`encode_notification`]: replies.
 //! - [`FrameDecoder`] / [`encode_frame`]: the 4-byte length framing.
+//!
+//! A server's view of one exchange:
+//!
+//! ```
+//! use bytes::BytesMut;
+//! use corral::proto::*;
+//!
+//! // What a client sends...
+//! let request = Request::GetData(GetDataRequest { path: "/a".into(), watch: true });
+//! let mut inbound = BytesMut::from(&encode_request(7, &request)[..]);
+//!
+//! // ...is split off the stream and decoded.
+//! let packet = FrameDecoder::default().decode(&mut inbound)?.expect("whole frame");
+//! let (header, decoded) = decode_request(&packet)?;
+//! assert_eq!((header.xid, &decoded), (7, &request));
+//!
+//! // The reply carries the request's xid; on error it has no body.
+//! let reply = Response::GetData(GetDataResponse { data: b"v".to_vec(), stat: Stat::default() });
+//! let frame = encode_reply(header.xid, 42, 0, &reply);
+//! let (reply_header, body) = decode_reply_header(&frame[4..])?;
+//! assert_eq!(reply_header.zxid, 42);
+//! assert_eq!(Response::decode(OpCode::GetData, body)?, reply);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod error;
 mod error_code;

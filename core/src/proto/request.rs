@@ -79,6 +79,14 @@ pub enum Request {
 }
 
 /// An op allowed inside `multi` (14).
+///
+/// Decoding keeps the type the client wrote in the op's `MultiHeader`. Note
+/// that Apache ZooKeeper's server does not: `MultiOperationRecord` turns
+/// every create-like header (1, 15, 19) into `Op.create(.., flags)`, whose
+/// kind comes from the flags alone (`Op.Create.getOpcode`). So a create2 op
+/// gets a plain `create` result (no stat) there, and flags 4 a container
+/// with a create2 result; a server wanting byte-identical replies should
+/// map results from the flags too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MultiOp {
     /// create.
