@@ -323,6 +323,13 @@ impl DataTree {
         stat
     }
 
+    /// Direct access to a node's stored stat, for tests that need states
+    /// too slow to reach through transactions (counters near overflow).
+    #[cfg(test)]
+    pub(crate) fn stat_mut(&mut self, path: &str) -> &mut StatPersisted {
+        &mut self.node_mut(path).stat
+    }
+
     /// Starts recording undo entries (a multi begins).
     pub fn begin_journal(&mut self) {
         assert!(self.journal.is_none(), "journal already open");

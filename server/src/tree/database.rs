@@ -403,6 +403,12 @@ impl Database {
 
     // ---- reads ----
 
+    /// Mutable tree access for tests.
+    #[cfg(test)]
+    pub(crate) fn tree_mut(&mut self) -> &mut DataTree {
+        &mut self.tree
+    }
+
     /// The tree.
     pub fn tree(&self) -> &DataTree {
         &self.tree
