@@ -42,6 +42,16 @@ pub(crate) struct SnapshotNode {
     pub(crate) stat: StatPersisted,
 }
 
+/// A node as written to a snapshot, borrowed from the tree; encodes like
+/// [`SnapshotNode`].
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct SnapshotNodeRef<'a> {
+    pub(crate) path: &'a str,
+    pub(crate) data: &'a [u8],
+    pub(crate) acl: &'a [Acl],
+    pub(crate) stat: StatPersisted,
+}
+
 /// The znode tree.
 #[derive(Debug)]
 pub struct DataTree {
@@ -383,13 +393,13 @@ impl DataTree {
     }
 
     /// Every node in path order, for a snapshot.
-    pub(crate) fn to_snapshot_nodes(&self) -> Vec<SnapshotNode> {
+    pub(crate) fn to_snapshot_nodes(&self) -> Vec<SnapshotNodeRef<'_>> {
         self.nodes
             .iter()
-            .map(|(p, n)| SnapshotNode {
-                path: p.clone(),
-                data: n.data.clone(),
-                acl: n.acl.as_ref().clone(),
+            .map(|(p, n)| SnapshotNodeRef {
+                path: p,
+                data: &n.data,
+                acl: &n.acl,
                 stat: n.stat,
             })
             .collect()

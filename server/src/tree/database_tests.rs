@@ -506,6 +506,18 @@ fn error_precedence_table() {
             Err(ErrorCode::BadArguments),
         ),
         (
+            "ttl on container",
+            None,
+            ttl_op("/open/t", CreateMode::Container, 5),
+            Err(ErrorCode::BadArguments),
+        ),
+        (
+            "ttl on ephemeral",
+            None,
+            ttl_op("/open/t", CreateMode::Ephemeral, 5),
+            Err(ErrorCode::BadArguments),
+        ),
+        (
             "ephemeral unknown session before path",
             Some(unknown.clone()),
             create_op("bad", b"", CreateMode::Ephemeral),
@@ -1411,4 +1423,90 @@ fn zxid_going_backwards_is_fatal() {
     db.apply(&txn_at(&anon(), T0, TxnOp::Noop), 5, &mut t)
         .unwrap();
     let _ = db.apply(&txn_at(&anon(), T0, TxnOp::Noop), 5, &mut t);
+}
+
+mod rollback_property {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PATHS: [&str; 6] = ["/a", "/a/b", "/a/b/c", "/c", "/c/d", "/e"];
+
+    fn op_strategy() -> impl Strategy<Value = TxnOp> {
+        let path = (0..PATHS.len()).prop_map(|i| PATHS[i].to_string());
+        let mode = prop_oneof![
+            Just(CreateMode::Persistent),
+            Just(CreateMode::Ephemeral),
+            Just(CreateMode::PersistentSequential),
+            Just(CreateMode::EphemeralSequential),
+            Just(CreateMode::Container),
+        ];
+        let version = prop_oneof![Just(-1), 0..3];
+        prop_oneof![
+            (path.clone(), mode, prop::collection::vec(any::<u8>(), 0..4)).prop_map(|(p, m, d)| {
+                TxnOp::Create {
+                    path: p,
+                    data: d,
+                    acl: Acl::open_unsafe(),
+                    mode: m,
+                    ttl_ms: 0,
+                }
+            }),
+            (path.clone(), version.clone()).prop_map(|(p, v)| delete_op(&p, v)),
+            (
+                path.clone(),
+                prop::collection::vec(any::<u8>(), 0..8),
+                version.clone()
+            )
+                .prop_map(|(p, d, v)| set_data_op(&p, &d, v)),
+            (path.clone(), version.clone()).prop_map(|(p, v)| set_acl_op(
+                &p,
+                Acl::read_unsafe(),
+                v
+            )),
+            (path, version).prop_map(|(p, v)| check_op(&p, v)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever a multi did before failing, the state afterwards equals
+        /// the state before, except for the zxid.
+        #[test]
+        fn failed_multi_leaves_no_trace(
+            setup in prop::collection::vec(op_strategy(), 0..12),
+            multi in prop::collection::vec(op_strategy(), 0..12),
+        ) {
+            let mut h = Harness::new();
+            let sid = h.session();
+            let s = Who { session_id: sid, ..Who::default() };
+            for op in setup {
+                let _ = h.run_as(&s, op);
+            }
+            let before = h.db.to_snapshot();
+            let tree_digest = h.db.tree().digest();
+            let size = h.db.approximate_data_size();
+            let ephemerals = h.db.ephemerals(sid, "/");
+            let candidates = h.db.reap_candidates(h.now);
+            let mut ops = multi;
+            ops.push(check_op("/never", -1));
+            let n = ops.len();
+            let (r, triggers, _) = h.run_as(&s, TxnOp::Multi(ops));
+            let Ok(OpResult::MultiFailed(codes)) = r else { panic!("{r:?}") };
+            prop_assert_eq!(codes.len(), n);
+            prop_assert!(triggers.is_empty());
+            prop_assert_eq!(h.db.tree().digest(), tree_digest);
+            prop_assert_eq!(h.db.approximate_data_size(), size);
+            prop_assert_eq!(h.db.ephemerals(sid, "/"), ephemerals);
+            prop_assert_eq!(h.db.reap_candidates(h.now), candidates);
+            // Byte-identical apart from the last zxid.
+            let restored = Database::from_snapshot(&before).unwrap();
+            prop_assert_eq!(restored.tree().digest(), h.db.tree().digest());
+            for (path, node) in restored.tree().iter() {
+                let now = h.db.node(path).unwrap();
+                prop_assert_eq!(now.stat(), node.stat());
+                prop_assert_eq!(now.stat_persisted(), node.stat_persisted());
+            }
+        }
+    }
 }
