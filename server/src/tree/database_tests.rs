@@ -1510,3 +1510,44 @@ mod rollback_property {
         }
     }
 }
+
+#[test]
+fn failed_multi_under_a_wide_parent_is_cheap_and_exact() {
+    let mut db = Database::new();
+    let who = anon();
+    let mut triggers = Vec::new();
+    let txns = (0..20_000)
+        .map(|i| {
+            txn_at(
+                &who,
+                T0,
+                create_op(&format!("/w-{i:05}"), b"x", CreateMode::Persistent),
+            )
+        })
+        .collect();
+    db.apply_batch(&TxnBatch { txns }, &mut triggers);
+    assert_eq!(db.get_children("/").unwrap().len(), 20_001);
+    let digest = db.tree().digest();
+    let root = db.node("/").unwrap().stat();
+    let ops = vec![
+        create_op("/w-", b"", CreateMode::PersistentSequential),
+        delete_op("/w-00000", -1),
+        set_data_op("/w-00001", b"changed", -1),
+        check_op("/w-00002", 42),
+    ];
+    let mut t = Vec::new();
+    let out = db.apply_batch(
+        &TxnBatch {
+            txns: vec![txn_at(&who, T0, TxnOp::Multi(ops))],
+        },
+        &mut t,
+    );
+    assert!(matches!(
+        out.outcomes[0].result,
+        Ok(OpResult::MultiFailed(_))
+    ));
+    assert!(t.is_empty());
+    assert_eq!(db.tree().digest(), digest);
+    assert_eq!(db.node("/").unwrap().stat(), root);
+    assert_eq!(db.all_children_number("/"), Some(20_003));
+}
