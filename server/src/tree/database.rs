@@ -440,7 +440,7 @@ impl Database {
 
     /// Whether the caller holds `perm` on the node at `path`: `NoNode` if
     /// there is none, `NoAuth` if the ACL denies it (see
-    /// [`acl::check_acl`](super::acl::check_acl) to check a `Node` you hold).
+    /// [`acl::check_acl`] to check a `Node` you hold).
     pub fn check_acl(
         &self,
         path: &str,
