@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub const SPECIAL_PATHS: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
 
 /// One reversible change, recorded while a journal is open.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Undo {
     /// A node was inserted; undo removes it.
     Created(String),
@@ -53,7 +53,7 @@ pub(crate) struct SnapshotNodeRef<'a> {
 }
 
 /// The znode tree.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DataTree {
     nodes: BTreeMap<String, Node>,
     /// Ephemeral paths per owning session.

@@ -44,7 +44,10 @@ struct Caller<'a> {
 }
 
 /// The replicated state: tree, sessions, last zxid, next session id.
-#[derive(Debug)]
+///
+/// `Clone` copies the whole tree: meant for tests and tools, not for the
+/// apply path (multi rolls back through the tree's undo journal).
+#[derive(Debug, Clone)]
 pub struct Database {
     tree: DataTree,
     sessions: BTreeMap<i64, SessionInfo>,
