@@ -193,15 +193,23 @@ fn parse_ip(addr: &str) -> Option<Vec<u8>> {
     if parts.len() != 4 {
         return None;
     }
-    parts
-        .iter()
-        .map(|p| {
-            if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            p.parse::<u8>().ok()
-        })
-        .collect()
+    parts.iter().map(|p| parse_java_octet(p)).collect()
+}
+
+/// One IPv4 part as Java's `Integer.parseInt` then a 0-255 range check
+/// read it: an optional sign, decimal digits, leading zeros allowed.
+fn parse_java_octet(part: &str) -> Option<u8> {
+    let digits = part.strip_prefix(['+', '-']).unwrap_or(part);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value: i64 = digits.trim_start_matches('0').parse().unwrap_or(0);
+    let digits_too_long = digits.trim_start_matches('0').len() > 3;
+    if digits_too_long {
+        return None;
+    }
+    let value = if part.starts_with('-') { -value } else { value };
+    u8::try_from(value).ok()
 }
 
 #[cfg(test)]
@@ -238,6 +246,10 @@ mod tests {
             ("192.168.1.128", "192.168.1.64/26", false),
             ("1.2.3.4", "0.0.0.0/0", true),
             ("010.0.0.1", "10.0.0.1", true),
+            ("0010.+0.-0.1", "10.0.0.1", true),
+            ("10.0.0.256", "10.0.0.0/8", false),
+            ("10.0.0.-1", "10.0.0.0/8", false),
+            ("10.0.0.", "10.0.0.0/8", false),
             ("::1", "::1", true),
             ("::1", "127.0.0.1", false),
             ("2001:db8::5", "2001:db8::/32", true),

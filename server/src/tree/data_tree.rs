@@ -19,7 +19,7 @@ use std::sync::Arc;
 pub const SPECIAL_PATHS: [&str; 4] = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"];
 
 /// One reversible change, recorded while a journal is open.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Undo {
     /// A node was inserted; undo removes it.
     Created(String),
@@ -42,8 +42,18 @@ pub(crate) struct SnapshotNode {
     pub(crate) stat: StatPersisted,
 }
 
+/// A node as written to a snapshot, borrowed from the tree; encodes like
+/// [`SnapshotNode`].
+#[derive(Debug, serde::Serialize)]
+pub(crate) struct SnapshotNodeRef<'a> {
+    pub(crate) path: &'a str,
+    pub(crate) data: &'a [u8],
+    pub(crate) acl: &'a [Acl],
+    pub(crate) stat: StatPersisted,
+}
+
 /// The znode tree.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct DataTree {
     nodes: BTreeMap<String, Node>,
     /// Ephemeral paths per owning session.
@@ -323,6 +333,13 @@ impl DataTree {
         stat
     }
 
+    /// Direct access to a node's stored stat, for tests that need states
+    /// too slow to reach through transactions (counters near overflow).
+    #[cfg(test)]
+    pub(crate) fn stat_mut(&mut self, path: &str) -> &mut StatPersisted {
+        &mut self.node_mut(path).stat
+    }
+
     /// Starts recording undo entries (a multi begins).
     pub fn begin_journal(&mut self) {
         assert!(self.journal.is_none(), "journal already open");
@@ -376,13 +393,13 @@ impl DataTree {
     }
 
     /// Every node in path order, for a snapshot.
-    pub(crate) fn to_snapshot_nodes(&self) -> Vec<SnapshotNode> {
+    pub(crate) fn to_snapshot_nodes(&self) -> Vec<SnapshotNodeRef<'_>> {
         self.nodes
             .iter()
-            .map(|(p, n)| SnapshotNode {
-                path: p.clone(),
-                data: n.data.clone(),
-                acl: n.acl.as_ref().clone(),
+            .map(|(p, n)| SnapshotNodeRef {
+                path: p,
+                data: &n.data,
+                acl: &n.acl,
                 stat: n.stat,
             })
             .collect()

@@ -8,7 +8,7 @@
 //! identities come in the `Txn`, so every replica computes the same results.
 
 use super::acl;
-use super::data_tree::{DataTree, SnapshotNode, SPECIAL_PATHS};
+use super::data_tree::{DataTree, SnapshotNode, SnapshotNodeRef, SPECIAL_PATHS};
 use super::ephemeral_type::{EphemeralType, CONTAINER_EPHEMERAL_OWNER};
 use super::node::Node;
 use crate::txn::{BatchOutcome, OpResult, Txn, TxnBatch, TxnOp, TxnOutcome, WatchTrigger};
@@ -44,7 +44,10 @@ struct Caller<'a> {
 }
 
 /// The replicated state: tree, sessions, last zxid, next session id.
-#[derive(Debug)]
+///
+/// `Clone` copies the whole tree: meant for tests and tools, not for the
+/// apply path (multi rolls back through the tree's undo journal).
+#[derive(Debug, Clone)]
 pub struct Database {
     tree: DataTree,
     sessions: BTreeMap<i64, SessionInfo>,
@@ -59,12 +62,23 @@ impl Default for Database {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+/// Snapshot layout, version 1 (read side).
+#[derive(Deserialize)]
 struct SnapshotV1 {
     last_zxid: i64,
     next_session_id: i64,
     sessions: Vec<(i64, SessionInfo)>,
     nodes: Vec<SnapshotNode>,
+}
+
+/// Snapshot layout, version 1 (write side): borrows the data instead of
+/// copying the tree; bincode encodes it exactly as [`SnapshotV1`].
+#[derive(Serialize)]
+struct SnapshotV1Ref<'a> {
+    last_zxid: i64,
+    next_session_id: i64,
+    sessions: Vec<(i64, SessionInfo)>,
+    nodes: Vec<SnapshotNodeRef<'a>>,
 }
 
 impl Database {
@@ -264,10 +278,11 @@ impl Database {
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<OpResult, ErrorCode> {
         let owner = match mode {
-            CreateMode::Container => CONTAINER_EPHEMERAL_OWNER,
             m if m.is_ttl() => EphemeralType::ttl_owner(ttl_ms).ok_or(ErrorCode::BadArguments)?,
-            // A TTL on another mode: ZooKeeper's validateTTL refuses it.
+            // A TTL on another mode (createTTL with flags 0-4): ZooKeeper's
+            // validateTTL refuses it.
             _ if ttl_ms > 0 => return Err(ErrorCode::BadArguments),
+            CreateMode::Container => CONTAINER_EPHEMERAL_OWNER,
             m if m.is_ephemeral() => caller.session_id,
             _ => 0,
         };
@@ -403,6 +418,12 @@ impl Database {
 
     // ---- reads ----
 
+    /// Mutable tree access for tests.
+    #[cfg(test)]
+    pub(crate) fn tree_mut(&mut self) -> &mut DataTree {
+        &mut self.tree
+    }
+
     /// The tree.
     pub fn tree(&self) -> &DataTree {
         &self.tree
@@ -422,7 +443,7 @@ impl Database {
 
     /// Whether the caller holds `perm` on the node at `path`: `NoNode` if
     /// there is none, `NoAuth` if the ACL denies it (see
-    /// [`acl::check_acl`](super::acl::check_acl) to check a `Node` you hold).
+    /// [`acl::check_acl`] to check a `Node` you hold).
     pub fn check_acl(
         &self,
         path: &str,
@@ -518,7 +539,7 @@ impl Database {
 
     /// The whole state as bytes: a format version byte, then bincode.
     pub fn to_snapshot(&self) -> Vec<u8> {
-        let snapshot = SnapshotV1 {
+        let snapshot = SnapshotV1Ref {
             last_zxid: self.last_zxid,
             next_session_id: self.next_session_id,
             sessions: self.sessions.iter().map(|(k, v)| (*k, *v)).collect(),
