@@ -53,11 +53,7 @@ pub async fn reap_nodes(server: Arc<Server>, shutdown: impl Future<Output = ()>)
         if !server.is_leader() {
             continue;
         }
-        let paths = server
-            .db
-            .read()
-            .expect("db lock")
-            .reap_candidates(now_ms());
+        let paths = server.db.read().expect("db lock").reap_candidates(now_ms());
         if paths.is_empty() {
             continue;
         }

@@ -60,7 +60,19 @@ pub struct Server {
     pub tracker: Mutex<SessionTracker>,
     /// Proposed transactions whose outcome someone here awaits.
     pending: Mutex<HashMap<u64, Pending>>,
+    /// Ids of this server's proposals: assigned in submission order (under
+    /// `submit`), so the log applies them in id order.
     next_request_id: AtomicU64,
+    /// Highest own proposal id applied (or failed): every proposal with a
+    /// smaller id is done too. A read waits until this reaches the last id
+    /// submitted before it arrived — like a standalone ZooKeeper, which
+    /// answers requests strictly in arrival order, a read never misses a
+    /// write this server acknowledged or accepted before the read.
+    applied_request_id: AtomicU64,
+    /// Serialises id assignment with the queueing of the proposal.
+    submit: tokio::sync::Mutex<()>,
+    /// Connections whose oldest request is a read waiting for that barrier.
+    pub blocked: Mutex<std::collections::HashSet<ConnId>>,
     next_conn_id: AtomicU64,
     proposals: mpsc::Sender<Txn>,
     consensus: OnceLock<Consensus>,
@@ -94,6 +106,9 @@ impl Server {
             tracker: Mutex::new(SessionTracker::new(tick)),
             pending: Mutex::new(HashMap::new()),
             next_request_id: AtomicU64::new(1),
+            applied_request_id: AtomicU64::new(0),
+            submit: tokio::sync::Mutex::new(()),
+            blocked: Mutex::new(std::collections::HashSet::new()),
             next_conn_id: AtomicU64::new(1),
             proposals: tx,
             consensus: OnceLock::new(),
@@ -128,6 +143,7 @@ impl Server {
     /// Queue a transaction for the log; the outcome goes to `pending`.
     /// Fails only when the server is shutting down.
     pub async fn propose(&self, mut txn: Txn, pending: Pending) -> Result<(), ErrorCode> {
+        let _order = self.submit.lock().await;
         let request_id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
         txn.origin = Some(Origin {
             server_id: self.config.server_id,
@@ -139,10 +155,26 @@ impl Server {
             .expect("pending lock")
             .insert(request_id, pending);
         if self.proposals.send(txn).await.is_err() {
-            self.pending.lock().expect("pending lock").remove(&request_id);
+            self.pending
+                .lock()
+                .expect("pending lock")
+                .remove(&request_id);
+            self.applied_request_id
+                .fetch_max(request_id, Ordering::AcqRel);
             return Err(ErrorCode::ConnectionLoss);
         }
         Ok(())
+    }
+
+    /// The id of the last proposal submitted so far: a read arriving now
+    /// is answered once that proposal is applied.
+    pub fn read_barrier(&self) -> u64 {
+        self.next_request_id.load(Ordering::Acquire) - 1
+    }
+
+    /// Whether every proposal up to `barrier` has been applied.
+    pub fn barrier_passed(&self, barrier: u64) -> bool {
+        self.applied_request_id.load(Ordering::Acquire) >= barrier
     }
 
     /// Propose a server-internal transaction and wait for its outcome.
@@ -159,6 +191,7 @@ impl Server {
             let Some(origin) = self.own_origin(txn) else {
                 continue;
             };
+            self.applied_request_id.fetch_max(origin, Ordering::AcqRel);
             let pending = self.pending.lock().expect("pending lock").remove(&origin);
             match pending {
                 Some(Pending::Request { conn, .. }) => conn.outbox.close(),
@@ -216,7 +249,13 @@ impl Server {
             }
             self.session_bookkeeping(txn, out, &conns);
             if let Some(request_id) = self.own_origin(txn) {
-                let pending = self.pending.lock().expect("pending lock").remove(&request_id);
+                self.applied_request_id
+                    .fetch_max(request_id, Ordering::AcqRel);
+                let pending = self
+                    .pending
+                    .lock()
+                    .expect("pending lock")
+                    .remove(&request_id);
                 match pending {
                     Some(Pending::Request { conn, shape }) => {
                         conn.complete_write(self, &db, &mut watches, out, &shape);
@@ -228,10 +267,17 @@ impl Server {
                 }
             }
         }
-        for t in triggers {
-            // Triggers past the last outcome cannot exist: every trigger
-            // carries the zxid of the transaction that caused it.
+        if let Some(t) = triggers.next() {
+            // Every trigger carries the zxid of the transaction that caused
+            // it, so none can come after the last outcome.
             panic!("watch trigger {t:?} has no transaction");
+        }
+        // Reads that waited for these writes can go now.
+        let blocked: Vec<ConnId> = self.blocked.lock().expect("blocked lock").drain().collect();
+        for conn_id in blocked {
+            if let Some(conn) = conns.get(&conn_id) {
+                conn.resume_locals(self, &db, &mut watches);
+            }
         }
         outcome
     }
@@ -246,7 +292,10 @@ impl Server {
     ) {
         let now = u64::try_from(now_ms()).unwrap_or(0);
         let closed: Vec<i64> = match (&txn.op, &out.result) {
-            (TxnOp::CreateSession { timeout_ms, .. }, Ok(OpResult::SessionCreated { session_id })) => {
+            (
+                TxnOp::CreateSession { timeout_ms, .. },
+                Ok(OpResult::SessionCreated { session_id }),
+            ) => {
                 let timeout = u64::try_from(*timeout_ms).unwrap_or(0);
                 self.tracker
                     .lock()
@@ -292,7 +341,12 @@ impl Server {
 
     /// Answer every notification-free reply: reads, pings and local ops
     /// reply with the last applied zxid.
-    pub fn reply_frame(xid: i32, zxid: i64, err: ErrorCode, resp: &corral::proto::Response) -> Bytes {
+    pub fn reply_frame(
+        xid: i32,
+        zxid: i64,
+        err: ErrorCode,
+        resp: &corral::proto::Response,
+    ) -> Bytes {
         Bytes::from(encode_reply(xid, zxid, err.code(), resp))
     }
 

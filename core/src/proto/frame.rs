@@ -2,9 +2,10 @@
 
 use bytes::{Buf, Bytes, BytesMut};
 
-/// Default payload limit: 1 MiB, about ZooKeeper's default `jute.maxbuffer`
-/// (0xfffff). Applies to the whole packet payload, header included.
-pub const PACKET_BYTES_MAX_DEFAULT: usize = 1024 * 1024;
+/// Default payload limit: ZooKeeper's default `jute.maxbuffer`, 0xfffff
+/// (1 MiB less one byte), so a packet ZooKeeper refuses is refused here too.
+/// Applies to the whole packet payload, header included.
+pub const PACKET_BYTES_MAX_DEFAULT: usize = 0xfffff;
 
 /// Length of the frame's length prefix.
 const LENGTH_BYTES: usize = 4;

@@ -43,7 +43,7 @@ fn srvr(server: &Server, with_clients: bool) -> String {
     let _ = writeln!(s, "Zookeeper version: {VERSION}, built for Corral");
     if with_clients {
         s.push_str("Clients:\n");
-        s.push_str(&connection_lines(server));
+        s.push_str(&connection_lines(server, false));
         s.push('\n');
     }
     let l = server.metrics.latency();
@@ -53,7 +53,11 @@ fn srvr(server: &Server, with_clients: bool) -> String {
     };
     let conns = server.conns.lock().expect("conns lock");
     let outstanding: usize = conns.values().map(|c| c.outstanding()).sum();
-    let _ = writeln!(s, "Latency min/avg/max: {}/{:.4}/{}", l.min_ms, l.avg_ms, l.max_ms);
+    let _ = writeln!(
+        s,
+        "Latency min/avg/max: {}/{:.4}/{}",
+        l.min_ms, l.avg_ms, l.max_ms
+    );
     let _ = writeln!(s, "Received: {}", server.metrics.packets_received());
     let _ = writeln!(s, "Sent: {}", server.metrics.packets_sent());
     let _ = writeln!(s, "Connections: {}", conns.len());
@@ -64,7 +68,9 @@ fn srvr(server: &Server, with_clients: bool) -> String {
     s
 }
 
-fn connection_lines(server: &Server) -> String {
+/// One line per connection: ZooKeeper's short form for `stat`, its long
+/// form (session id, timeout) for `cons`.
+fn connection_lines(server: &Server, long: bool) -> String {
     let conns = server.conns.lock().expect("conns lock");
     let mut list: Vec<_> = conns.values().cloned().collect();
     drop(conns);
@@ -72,22 +78,24 @@ fn connection_lines(server: &Server) -> String {
     let mut s = String::new();
     for c in list {
         let st = c.state.lock().expect("conn lock");
-        let _ = writeln!(
+        let _ = write!(
             s,
-            " /{}[1](queued={},recved={},sent={},sid=0x{:x},to={})",
+            " /{}[1](queued={},recved={},sent={}",
             c.peer,
             st.pipeline.len(),
             c.received.load(std::sync::atomic::Ordering::Relaxed),
             c.sent.load(std::sync::atomic::Ordering::Relaxed),
-            st.session_id,
-            st.timeout_ms
         );
+        if long {
+            let _ = write!(s, ",sid=0x{:x},to={}", st.session_id, st.timeout_ms);
+        }
+        s.push_str(")\n");
     }
     s
 }
 
 fn cons(server: &Server) -> String {
-    let mut s = connection_lines(server);
+    let mut s = connection_lines(server, true);
     s.push('\n');
     s
 }
@@ -119,7 +127,10 @@ fn mntr(server: &Server) -> String {
     kv("zk_avg_latency", format!("{:.4}", l.avg_ms));
     kv("zk_max_latency", format!("{}", l.max_ms));
     kv("zk_min_latency", format!("{}", l.min_ms));
-    kv("zk_packets_received", server.metrics.packets_received().to_string());
+    kv(
+        "zk_packets_received",
+        server.metrics.packets_received().to_string(),
+    );
     kv("zk_packets_sent", server.metrics.packets_sent().to_string());
     kv("zk_num_alive_connections", conns.to_string());
     kv("zk_outstanding_requests", outstanding.to_string());
@@ -133,9 +144,18 @@ fn mntr(server: &Server) -> String {
         open_fds().map(|n| n.to_string()).unwrap_or_default(),
     );
     if let Some(st) = status {
-        kv("corral_raft_last_log_index", st.last_log_index.unwrap_or(0).to_string());
-        kv("corral_raft_last_applied_index", st.last_applied_index.unwrap_or(0).to_string());
-        kv("corral_raft_snapshot_index", st.snapshot_index.unwrap_or(0).to_string());
+        kv(
+            "corral_raft_last_log_index",
+            st.last_log_index.unwrap_or(0).to_string(),
+        );
+        kv(
+            "corral_raft_last_applied_index",
+            st.last_applied_index.unwrap_or(0).to_string(),
+        );
+        kv(
+            "corral_raft_snapshot_index",
+            st.snapshot_index.unwrap_or(0).to_string(),
+        );
         kv("corral_raft_term", st.current_term.to_string());
     }
     s
@@ -176,7 +196,11 @@ fn envi(server: &Server) -> String {
     let _ = writeln!(s, "os.arch={}", std::env::consts::ARCH);
     let _ = writeln!(s, "user.dir={cwd}");
     let _ = writeln!(s, "corral.data.dir={}", server.config.data_dir.display());
-    let _ = writeln!(s, "corral.uptime.secs={}", server.started.elapsed().as_secs());
+    let _ = writeln!(
+        s,
+        "corral.uptime.secs={}",
+        server.started.elapsed().as_secs()
+    );
     s
 }
 

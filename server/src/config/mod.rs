@@ -115,7 +115,9 @@ impl Config {
     pub fn client_socket_addr(&self) -> Result<SocketAddr, ConfigError> {
         format!("{}:{}", self.client_address, self.client_port)
             .parse()
-            .map_err(|_| ConfigError::Invalid(format!("bad client address {}", self.client_address)))
+            .map_err(|_| {
+                ConfigError::Invalid(format!("bad client address {}", self.client_address))
+            })
     }
 
     /// Read a TOML file.
@@ -139,7 +141,9 @@ impl Config {
             return Err(ConfigError::Invalid("tick_time_ms must be > 0".into()));
         }
         if self.max_packet_bytes < 1024 {
-            return Err(ConfigError::Invalid("max_packet_bytes must be >= 1024".into()));
+            return Err(ConfigError::Invalid(
+                "max_packet_bytes must be >= 1024".into(),
+            ));
         }
         if self.batch_txns_max == 0 || self.outstanding_per_connection_max == 0 {
             return Err(ConfigError::Invalid(
@@ -148,12 +152,16 @@ impl Config {
         }
         for w in &self.four_letter_words {
             if w != "*" && !FOUR_LETTER_WORDS.contains(&w.as_str()) {
-                return Err(ConfigError::Invalid(format!("unknown four-letter word {w}")));
+                return Err(ConfigError::Invalid(format!(
+                    "unknown four-letter word {w}"
+                )));
             }
         }
         if let Some(d) = &self.super_digest {
             if !d.contains(':') {
-                return Err(ConfigError::Invalid("super_digest must be user:hash".into()));
+                return Err(ConfigError::Invalid(
+                    "super_digest must be user:hash".into(),
+                ));
             }
         }
         self.client_socket_addr()?;
@@ -171,7 +179,11 @@ pub enum ConfigError {
 
 /// Command-line flags; each overrides the same key of the TOML file.
 #[derive(Debug, Clone, Default, Parser)]
-#[command(name = "corral-server", version, about = "Corral: a ZooKeeper-compatible coordination server")]
+#[command(
+    name = "corral-server",
+    version,
+    about = "Corral: a ZooKeeper-compatible coordination server"
+)]
 pub struct Flags {
     /// TOML configuration file.
     #[arg(long, short = 'c')]
@@ -231,7 +243,13 @@ impl Flags {
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { c.$field = v; } )* };
         }
-        set!(server_id, client_address, client_port, data_dir, tick_time_ms);
+        set!(
+            server_id,
+            client_address,
+            client_port,
+            data_dir,
+            tick_time_ms
+        );
         set!(max_packet_bytes, max_client_connections, four_letter_words);
         set!(container_check_interval_ms, snapshot_every_entries);
         if self.min_session_timeout_ms.is_some() {

@@ -51,6 +51,9 @@ pub enum Queued {
         op: LocalOp,
         /// When it arrived.
         started: Instant,
+        /// Runs once the server's proposals up to this id are applied
+        /// (see `Server::read_barrier`).
+        barrier: u64,
     },
 }
 
@@ -157,6 +160,8 @@ impl Connection {
         self.drain_locals(server, db, watches, &mut st);
     }
 
+    /// Run the reads at the head of the pipeline whose barrier has passed;
+    /// a read still waiting registers the connection as blocked.
     fn drain_locals(
         &self,
         server: &Server,
@@ -164,8 +169,15 @@ impl Connection {
         watches: &mut WatchManager,
         st: &mut ConnState,
     ) {
-        while matches!(st.pipeline.front(), Some(Queued::Local { .. })) {
-            let Some(Queued::Local { xid, op, started }) = st.pipeline.pop_front() else {
+        while let Some(Queued::Local { barrier, .. }) = st.pipeline.front() {
+            if !server.barrier_passed(*barrier) {
+                server.blocked.lock().expect("blocked lock").insert(self.id);
+                break;
+            }
+            let Some(Queued::Local {
+                xid, op, started, ..
+            }) = st.pipeline.pop_front()
+            else {
                 unreachable!("front was a local op");
             };
             let reply = requests::execute_local(server, db, watches, self, st, xid, op);
@@ -181,13 +193,26 @@ impl Connection {
         self.drained.notify_one();
     }
 
+    /// Run the reads that waited for writes applied since (called by the
+    /// state machine after each batch).
+    pub fn resume_locals(&self, server: &Server, db: &Database, watches: &mut WatchManager) {
+        let mut st = self.state.lock().expect("conn lock");
+        self.drain_locals(server, db, watches, &mut st);
+    }
+
     /// Queue a local op, or run it now if nothing is ahead of it.
     fn submit_local(&self, server: &Server, xid: i32, op: LocalOp) {
         let started = Instant::now();
         let db = server.db.read().expect("db lock");
+        let barrier = server.read_barrier();
         let mut watches = server.watches.lock().expect("watches lock");
         let mut st = self.state.lock().expect("conn lock");
-        st.pipeline.push_back(Queued::Local { xid, op, started });
+        st.pipeline.push_back(Queued::Local {
+            xid,
+            op,
+            started,
+            barrier,
+        });
         if st.pipeline.len() == 1 {
             self.drain_locals(server, &db, &mut watches, &mut st);
         }
@@ -434,6 +459,19 @@ async fn handshake(
             other => return Err(format!("session creation failed: {other:?}")),
         }
     } else {
+        // Like ZooKeeper, a request for a session detaches it from any
+        // other connection of this server at once, before the password is
+        // checked.
+        let previous = server
+            .session_conns
+            .lock()
+            .expect("session conns lock")
+            .remove(&request.session_id);
+        if let Some(old) = previous.filter(|&old| old != conn.id) {
+            if let Some(old) = server.conns.lock().expect("conns lock").get(&old) {
+                old.outbox.close();
+            }
+        }
         let known = server
             .db
             .read()

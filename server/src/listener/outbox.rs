@@ -120,7 +120,10 @@ mod tests {
         o.close();
         assert!(!o.push(Bytes::from_static(b"c")));
         let batch = o.next_batch().await.unwrap();
-        assert_eq!(batch, vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]);
+        assert_eq!(
+            batch,
+            vec![Bytes::from_static(b"a"), Bytes::from_static(b"b")]
+        );
         assert!(o.next_batch().await.is_none());
     }
 }

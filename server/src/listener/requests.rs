@@ -6,12 +6,11 @@
 use bytes::Bytes;
 use corral::path::validate_path;
 use corral::proto::{
-    Acl, AddWatchMode, ClientInfo, CreateMode, CreateResponse, Create2Response, ErrorCode,
-    EventType, ExistsResponse, GetAclResponse, GetAllChildrenNumberResponse,
-    GetChildren2Response, GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, Id,
-    MultiOp, MultiResult, OpCode, Perms, ReadOp, Request, Response, SetAclResponse,
-    SetDataResponse, SyncResponse, WatcherType, WhoAmIResponse, AUTH_XID, PING_XID,
-    SET_WATCHES_XID,
+    Acl, AddWatchMode, ClientInfo, Create2Response, CreateMode, CreateResponse, ErrorCode,
+    EventType, ExistsResponse, GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response,
+    GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, Id, MultiOp, MultiResult, OpCode,
+    Perms, ReadOp, Request, Response, SetAclResponse, SetDataResponse, SyncResponse, WatcherType,
+    WhoAmIResponse, AUTH_XID, PING_XID, SET_WATCHES_XID,
 };
 
 use super::connection::{ConnState, Connection};
@@ -64,8 +63,10 @@ pub fn classify(config: &Config, request: Request) -> Kind {
     let write = match request {
         Request::Create(r) => create_op(config, OpCode::Create, r.path, r.data, r.acl, r.flags, -1)
             .map(|op| (op, ReplyShape::Create)),
-        Request::Create2(r) => create_op(config, OpCode::Create2, r.path, r.data, r.acl, r.flags, -1)
-            .map(|op| (op, ReplyShape::Create2)),
+        Request::Create2(r) => {
+            create_op(config, OpCode::Create2, r.path, r.data, r.acl, r.flags, -1)
+                .map(|op| (op, ReplyShape::Create2))
+        }
         Request::CreateContainer(r) => create_op(
             config,
             OpCode::CreateContainer,
@@ -164,7 +165,9 @@ fn multi_op(config: &Config, ops: Vec<MultiOp>) -> Result<(TxnOp, ReplyShape), E
     for op in ops {
         shapes.push(op.op_code());
         txn_ops.push(match op {
-            MultiOp::Create(r) => create_op(config, OpCode::Create, r.path, r.data, r.acl, r.flags, -1)?,
+            MultiOp::Create(r) => {
+                create_op(config, OpCode::Create, r.path, r.data, r.acl, r.flags, -1)?
+            }
             MultiOp::Create2(r) => {
                 create_op(config, OpCode::Create2, r.path, r.data, r.acl, r.flags, -1)?
             }
@@ -177,9 +180,15 @@ fn multi_op(config: &Config, ops: Vec<MultiOp>) -> Result<(TxnOp, ReplyShape), E
                 r.flags,
                 -1,
             )?,
-            MultiOp::CreateTtl(r) => {
-                create_op(config, OpCode::CreateTtl, r.path, r.data, r.acl, r.flags, r.ttl)?
-            }
+            MultiOp::CreateTtl(r) => create_op(
+                config,
+                OpCode::CreateTtl,
+                r.path,
+                r.data,
+                r.acl,
+                r.flags,
+                r.ttl,
+            )?,
             MultiOp::Delete(r) => TxnOp::Delete {
                 path: r.path,
                 version: r.version,
@@ -201,7 +210,12 @@ fn multi_op(config: &Config, ops: Vec<MultiOp>) -> Result<(TxnOp, ReplyShape), E
 /// Encode the reply of an applied write; true if the connection must close
 /// after it (closeSession).
 pub fn write_reply(xid: i32, out: &TxnOutcome, shape: &ReplyShape) -> (Bytes, bool) {
-    let ok = |resp: Response| (Server::reply_frame(xid, out.zxid, ErrorCode::Ok, &resp), false);
+    let ok = |resp: Response| {
+        (
+            Server::reply_frame(xid, out.zxid, ErrorCode::Ok, &resp),
+            false,
+        )
+    };
     match (&out.result, shape) {
         (Err(code), ReplyShape::CloseSession) => (
             Server::reply_frame(xid, out.zxid, *code, &Response::Empty),
@@ -247,7 +261,9 @@ pub fn write_reply(xid: i32, out: &TxnOutcome, shape: &ReplyShape) -> (Bytes, bo
 
 fn multi_result(result: &OpResult, op: OpCode) -> MultiResult {
     match (result, op) {
-        (OpResult::Created { path, .. }, OpCode::Create) => MultiResult::Create { path: path.clone() },
+        (OpResult::Created { path, .. }, OpCode::Create) => {
+            MultiResult::Create { path: path.clone() }
+        }
         // createContainer and createTTL results come back as create2.
         (OpResult::Created { path, stat }, _) => MultiResult::Create2 {
             path: path.clone(),
@@ -294,8 +310,11 @@ pub fn execute_local(
         Request::GetAcl(r) => get_acl(db, st, &r.path),
         Request::GetChildren(r) => get_children(db, watches, conn, st, &r.path, r.watch)
             .map(|(children, _)| Response::GetChildren(GetChildrenResponse { children })),
-        Request::GetChildren2(r) => get_children(db, watches, conn, st, &r.path, r.watch)
-            .map(|(children, stat)| Response::GetChildren2(GetChildren2Response { children, stat })),
+        Request::GetChildren2(r) => {
+            get_children(db, watches, conn, st, &r.path, r.watch).map(|(children, stat)| {
+                Response::GetChildren2(GetChildren2Response { children, stat })
+            })
+        }
         Request::Sync(r) => valid(&r.path).map(|()| Response::Sync(SyncResponse { path: r.path })),
         Request::MultiRead(ops) => Ok(Response::Multi(
             ops.into_iter()
@@ -328,7 +347,18 @@ pub fn execute_local(
             }
         }),
         Request::SetWatches(r) => {
-            set_watches(db, watches, conn, r.relative_zxid, &r.data_watches, &r.exist_watches, &r.child_watches, &[], &[], &mut events);
+            set_watches(
+                db,
+                watches,
+                conn,
+                r.relative_zxid,
+                &r.data_watches,
+                &r.exist_watches,
+                &r.child_watches,
+                &[],
+                &[],
+                &mut events,
+            );
             return with_events(events, reply(SET_WATCHES_XID, zxid, Ok(Response::Empty)));
         }
         Request::SetWatches2(r) => {
@@ -350,21 +380,25 @@ pub fn execute_local(
             let prefix = r.prefix_path;
             let mut paths = db.ephemerals(st.session_id, &prefix);
             paths.sort();
-            Ok(Response::GetEphemerals(GetEphemeralsResponse { ephemerals: paths }))
+            Ok(Response::GetEphemerals(GetEphemeralsResponse {
+                ephemerals: paths,
+            }))
         }
         Request::GetAllChildrenNumber(r) => valid(&r.path).and_then(|()| {
             let node = db.node(&r.path).ok_or(ErrorCode::NoNode)?;
             acl::check_acl(node.acl(), Perms::READ, &st.auth, st.is_super)?;
             let total = db.all_children_number(&r.path).unwrap_or(0);
-            Ok(Response::GetAllChildrenNumber(GetAllChildrenNumberResponse {
-                total_number: i32::try_from(total).unwrap_or(i32::MAX),
-            }))
+            Ok(Response::GetAllChildrenNumber(
+                GetAllChildrenNumberResponse {
+                    total_number: i32::try_from(total).unwrap_or(i32::MAX),
+                },
+            ))
         }),
         Request::AddWatch(r) => valid(&r.path).and_then(|()| {
             let kind = match AddWatchMode::from_code(r.mode) {
                 Some(AddWatchMode::Persistent) => WatchKind::Persistent,
                 Some(AddWatchMode::PersistentRecursive) => WatchKind::PersistentRecursive,
-                None => return Err(ErrorCode::BadArguments),
+                None => return Err(ErrorCode::MarshallingError),
             };
             watches.add(conn.id, &r.path, kind);
             Ok(Response::AddWatch)
@@ -409,8 +443,13 @@ fn valid(path: &str) -> Result<(), ErrorCode> {
     validate_path(path).map_err(|_| ErrorCode::BadArguments)
 }
 
+/// ZooKeeper 3.8 knows watcher types 1-3 on the wire; anything else fails
+/// to deserialize there (MarshallingError).
 fn watcher_type(code: i32) -> Result<WatcherType, ErrorCode> {
-    WatcherType::from_code(code).ok_or(ErrorCode::BadArguments)
+    match WatcherType::from_code(code) {
+        Some(t @ (WatcherType::Children | WatcherType::Data | WatcherType::Any)) => Ok(t),
+        _ => Err(ErrorCode::MarshallingError),
+    }
 }
 
 fn exists(
@@ -467,7 +506,12 @@ fn get_children(
 fn get_acl(db: &Database, st: &ConnState, path: &str) -> Result<Response, ErrorCode> {
     valid(path)?;
     let node = db.node(path).ok_or(ErrorCode::NoNode)?;
-    acl::check_acl(node.acl(), Perms::READ | Perms::ADMIN, &st.auth, st.is_super)?;
+    acl::check_acl(
+        node.acl(),
+        Perms::READ | Perms::ADMIN,
+        &st.auth,
+        st.is_super,
+    )?;
     // Without ADMIN, digest hashes are masked (ZOOKEEPER-1392).
     let acl = if acl::check_acl(node.acl(), Perms::ADMIN, &st.auth, st.is_super).is_ok() {
         node.acl().to_vec()
@@ -530,7 +574,13 @@ fn set_watches(
 
 /// addAuth: `digest` with `user:password` (and the super digest); any other
 /// scheme fails authentication and closes the connection, as ZooKeeper does.
-fn add_auth(server: &Server, st: &mut ConnState, scheme: &str, auth: &[u8], zxid: i64) -> LocalReply {
+fn add_auth(
+    server: &Server,
+    st: &mut ConnState,
+    scheme: &str,
+    auth: &[u8],
+    zxid: i64,
+) -> LocalReply {
     let digest = match (scheme, std::str::from_utf8(auth)) {
         ("digest", Ok(user_password)) if user_password.contains(':') => {
             Some(acl::digest_id(user_password))
@@ -573,18 +623,59 @@ mod tests {
     #[test]
     fn ttl_needs_its_opcode_and_the_feature() {
         let config = Config::default();
-        let r = create_op(&config, OpCode::Create, "/a".into(), vec![], Acl::open_unsafe(), 5, 10);
+        let r = create_op(
+            &config,
+            OpCode::Create,
+            "/a".into(),
+            vec![],
+            Acl::open_unsafe(),
+            5,
+            10,
+        );
         assert_eq!(r, Err(ErrorCode::BadArguments));
-        let r = create_op(&config, OpCode::CreateTtl, "/a".into(), vec![], Acl::open_unsafe(), 0, 10);
+        let r = create_op(
+            &config,
+            OpCode::CreateTtl,
+            "/a".into(),
+            vec![],
+            Acl::open_unsafe(),
+            0,
+            10,
+        );
         assert_eq!(r, Err(ErrorCode::BadArguments));
-        let r = create_op(&config, OpCode::Create, "/a".into(), vec![], Acl::open_unsafe(), 9, 0);
+        let r = create_op(
+            &config,
+            OpCode::Create,
+            "/a".into(),
+            vec![],
+            Acl::open_unsafe(),
+            9,
+            0,
+        );
         assert_eq!(r, Err(ErrorCode::BadArguments));
-        assert!(create_op(&config, OpCode::CreateTtl, "/a".into(), vec![], Acl::open_unsafe(), 5, 10).is_ok());
+        assert!(create_op(
+            &config,
+            OpCode::CreateTtl,
+            "/a".into(),
+            vec![],
+            Acl::open_unsafe(),
+            5,
+            10
+        )
+        .is_ok());
         let disabled = Config {
             ttl_enabled: false,
             ..Config::default()
         };
-        let r = create_op(&disabled, OpCode::CreateTtl, "/a".into(), vec![], Acl::open_unsafe(), 5, 10);
+        let r = create_op(
+            &disabled,
+            OpCode::CreateTtl,
+            "/a".into(),
+            vec![],
+            Acl::open_unsafe(),
+            5,
+            10,
+        );
         assert_eq!(r, Err(ErrorCode::Unimplemented));
     }
 

@@ -151,6 +151,12 @@ impl Database {
                 }
                 Ok(OpResult::SessionsClosed)
             }
+            // A client write from a session the log no longer knows (it
+            // expired or closed while the request was in flight) fails as
+            // in ZooKeeper's PrepRequestProcessor.
+            _ if txn.session_id != 0 && !self.sessions.contains_key(&txn.session_id) => {
+                Err(ErrorCode::SessionExpired)
+            }
             TxnOp::Multi(ops) => Ok(self.multi(&caller, ops, triggers)),
             TxnOp::Reap { paths } => Ok(self.reap(paths, txn.time_ms, zxid, triggers)),
             TxnOp::Noop => Ok(OpResult::Done),

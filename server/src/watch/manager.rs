@@ -83,7 +83,7 @@ impl WatchManager {
             .and_then(|m| m.get(&conn))
             .copied()
             .unwrap_or(0);
-        bits & mask_of(watcher_type) != 0
+        bits & check_mask_of(watcher_type) != 0
     }
 
     /// Remove `conn`'s watches of `watcher_type` on `path` (removeWatches);
@@ -212,6 +212,18 @@ impl WatchManager {
     }
 }
 
+/// What checkWatches of a type finds. ZooKeeper keeps persistent watches in
+/// its data table (and, non-recursive ones, in its child table too), so
+/// `Data` finds them.
+fn check_mask_of(watcher_type: WatcherType) -> u8 {
+    match watcher_type {
+        WatcherType::Children => CHILD | PERSISTENT,
+        WatcherType::Data => DATA | PERSISTENT | RECURSIVE,
+        _ => mask_of(watcher_type),
+    }
+}
+
+/// What removeWatches of a type removes.
 fn mask_of(watcher_type: WatcherType) -> u8 {
     match watcher_type {
         WatcherType::Children => CHILD,
@@ -287,8 +299,14 @@ mod tests {
         let mut w = WatchManager::new();
         w.add(3, "/r", WatchKind::PersistentRecursive);
         w.add(4, "/", WatchKind::PersistentRecursive);
-        assert_eq!(sorted(w.trigger("/r/a/b", EventType::NodeCreated)), vec![3, 4]);
-        assert_eq!(sorted(w.trigger("/r", EventType::NodeDataChanged)), vec![3, 4]);
+        assert_eq!(
+            sorted(w.trigger("/r/a/b", EventType::NodeCreated)),
+            vec![3, 4]
+        );
+        assert_eq!(
+            sorted(w.trigger("/r", EventType::NodeDataChanged)),
+            vec![3, 4]
+        );
         assert!(w.trigger("/r", EventType::NodeChildrenChanged).is_empty());
         assert_eq!(w.trigger("/other", EventType::NodeDeleted), vec![4]);
         assert!(w.trigger("/rx", EventType::NodeCreated) == vec![4]);
