@@ -22,6 +22,7 @@ async function client(options) {
 
 async function rejectsWithCode(promise, code) {
   await assert.rejects(promise, (err) => {
+    assert.equal(typeof err.getCode, 'function', `expected a ZooKeeper exception, got ${err}`);
     assert.equal(err.getCode(), code, `expected code ${code}, got ${err}`);
     return true;
   });
@@ -90,7 +91,7 @@ test('error codes', async () => {
   const badAcl = [new ACL(Permission.ALL, new Id('nosuchscheme', 'x'))];
   await rejectsWithCode(call(zk, 'create', '/n-errs/badacl', null, badAcl, CreateMode.PERSISTENT),
     Exception.INVALID_ACL);
-  await rejectsWithCode(call(zk, 'setData', '/n-none', null, -1), Exception.NO_NODE);
+  await rejectsWithCode(call(zk, 'setData', '/n-none', Buffer.from('x'), -1), Exception.NO_NODE);
   await rejectsWithCode(call(zk, 'remove', '/n-none', -1), Exception.NO_NODE);
 });
 
