@@ -33,6 +33,7 @@ fn txn_at(who: &Who, time_ms: i64, op: TxnOp) -> Txn {
         auth: who.auth.clone(),
         is_super: who.is_super,
         op,
+        origin: None,
     }
 }
 
@@ -389,13 +390,13 @@ fn ephemerals_belong_to_their_session_and_go_with_it() {
     assert_eq!(h.db.ephemeral_count(), 0);
     assert_eq!(h.stat("/app").pzxid, zc);
     assert_eq!(h.stat("/app").cversion, 4, "2 creates + 2 deletes");
-    // A closed session can no longer create ephemerals; persistent is fine.
-    assert_eq!(
-        h.run_as(&s, create_op("/app/late", b"", CreateMode::Ephemeral))
-            .0,
-        Err(ErrorCode::SessionExpired)
-    );
-    h.ok_as(&s, create_op("/app/p", b"", CreateMode::Persistent));
+    // A closed session can write nothing more (ZooKeeper's checkSession).
+    for mode in [CreateMode::Ephemeral, CreateMode::Persistent] {
+        assert_eq!(
+            h.run_as(&s, create_op("/app/late", b"", mode)).0,
+            Err(ErrorCode::SessionExpired)
+        );
+    }
     // Closing again, or an unknown session, is harmless.
     let (r, triggers, _) = h.run_as(&s, TxnOp::CloseSession);
     assert_eq!((r, triggers), (Ok(OpResult::SessionsClosed), vec![]));
