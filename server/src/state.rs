@@ -303,6 +303,21 @@ impl Server {
                     .add(*session_id, timeout, now);
                 return;
             }
+            (TxnOp::AttachSession { owner }, Ok(_)) => {
+                if *owner != self.config.server_id {
+                    // The client went to another server: whatever is left
+                    // of its connection here answers SESSIONMOVED.
+                    let conn_id = self
+                        .session_conns
+                        .lock()
+                        .expect("session conns lock")
+                        .remove(&txn.session_id);
+                    if let Some(conn) = conn_id.and_then(|id| conns.get(&id)) {
+                        conn.mark_moved();
+                    }
+                }
+                return;
+            }
             (TxnOp::CloseSession, Ok(_)) => vec![txn.session_id],
             (TxnOp::ExpireSessions { session_ids }, Ok(_)) => session_ids.clone(),
             _ => return,

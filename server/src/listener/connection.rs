@@ -91,6 +91,8 @@ pub struct Connection {
     pub sent: AtomicU64,
     /// When the connection was accepted.
     pub established: Instant,
+    /// The session moved to another server: requests get SESSIONMOVED.
+    moved: std::sync::atomic::AtomicBool,
 }
 
 impl Connection {
@@ -107,7 +109,13 @@ impl Connection {
             received: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             established: Instant::now(),
+            moved: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The session was attached to another server.
+    pub fn mark_moved(&self) {
+        self.moved.store(true, Ordering::Release);
     }
 
     /// The session id (0 before the handshake).
@@ -376,6 +384,12 @@ async fn handle_packet(
             return Ok(());
         }
     };
+    if conn.moved.load(Ordering::Acquire) {
+        // As ZooKeeper: the request fails, and the connection goes.
+        conn.submit_local(server, xid, LocalOp::Error(ErrorCode::SessionMoved));
+        conn.outbox.close();
+        return Ok(());
+    }
     match requests::classify(&server.config, request) {
         requests::Kind::Write(op, shape) => conn
             .submit_write(server, xid, op, shape)
@@ -477,9 +491,12 @@ async fn handshake(
             .read()
             .expect("db lock")
             .session(request.session_id)
-            .map(|s| (s.password, s.timeout_ms));
+            .map(|s| (s.password, s.owner));
         match known {
-            Some((password, _)) if password[..] == request.password[..] => {
+            Some((password, owner)) if password[..] == request.password[..] => {
+                if owner != server.config.server_id {
+                    attach_session(server, request.session_id).await?;
+                }
                 (request.session_id, password, timeout)
             }
             _ => {
@@ -537,6 +554,28 @@ async fn handshake(
         "session established"
     );
     Ok(timeout)
+}
+
+/// Record through the log that the session is now served here.
+async fn attach_session(server: &Arc<Server>, session_id: i64) -> Result<(), String> {
+    let txn = Txn {
+        session_id,
+        time_ms: now_ms(),
+        auth: Vec::new(),
+        is_super: false,
+        op: TxnOp::AttachSession {
+            owner: server.config.server_id,
+        },
+        origin: None,
+    };
+    let outcome = tokio::time::timeout(CREATE_SESSION_TIMEOUT, server.propose_and_wait(txn))
+        .await
+        .map_err(|_| "session move timed out".to_string())?
+        .map_err(|code| format!("session move failed: {code}"))?;
+    outcome
+        .result
+        .map(|_| ())
+        .map_err(|code| format!("session move refused: {code}"))
 }
 
 fn connect_frame(response: &ConnectResponse) -> Bytes {

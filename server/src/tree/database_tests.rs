@@ -322,7 +322,8 @@ fn session_ids_are_seeded_from_time_then_increment() {
         h.db.session(first),
         Some(&SessionInfo {
             timeout_ms: 30_000,
-            password: [7; 16]
+            password: [7; 16],
+            owner: 0
         })
     );
     assert!(
