@@ -48,7 +48,7 @@ test.before(async () => {
 
 test.after(async () => {
   for (const c of clients) await close(c);
-  if (server) await server.stop();
+  if (server) await server.destroy();
 });
 
 test('connect gives a session and the negotiated timeout', async () => {

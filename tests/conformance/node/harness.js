@@ -172,6 +172,12 @@ class Server {
     clearTimeout(timer);
   }
 
+  /** Stop and remove the work dir (data and log). */
+  async destroy() {
+    await this.stop();
+    fs.rmSync(this.workdir, { recursive: true, force: true });
+  }
+
   async restart(kill = true) {
     await this.stop(kill);
     await this.start();
