@@ -82,6 +82,20 @@ def four_letter(port: int, cmd: str, timeout: float = 10.0) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+# kazoo's default reconnect backoff grows to a minute; cap it so a client finds a restarted
+# server within about a second even after many refused attempts while it was down.
+KAZOO_CONNECTION_RETRY = {"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 1.0}
+
+
+def kazoo_client(hosts: str, **kwargs):
+    """A (not yet started) KazooClient with the suite's timeouts and reconnect policy."""
+    from kazoo.client import KazooClient
+
+    kwargs.setdefault("timeout", 10.0)
+    kwargs.setdefault("connection_retry", dict(KAZOO_CONNECTION_RETRY))
+    return KazooClient(hosts=hosts, **kwargs)
+
+
 def corral_binary() -> Path:
     if os.environ.get("CORRAL_SERVER_BIN"):
         return Path(os.environ["CORRAL_SERVER_BIN"])
@@ -260,9 +274,7 @@ def server_factory(_server_root):
 @pytest.fixture
 def zk(server):
     """A started kazoo client on the module's server, stopped after the test."""
-    from kazoo.client import KazooClient
-
-    client = KazooClient(hosts=server.hosts, timeout=10.0)
+    client = kazoo_client(server.hosts)
     client.start(timeout=15)
     yield client
     client.stop()
@@ -272,13 +284,10 @@ def zk(server):
 @pytest.fixture
 def kazoo_factory(server):
     """Make more started kazoo clients; all are stopped after the test."""
-    from kazoo.client import KazooClient
-
     clients = []
 
     def make(hosts: str | None = None, **kwargs):
-        kwargs.setdefault("timeout", 10.0)
-        client = KazooClient(hosts=hosts or server.hosts, **kwargs)
+        client = kazoo_client(hosts or server.hosts, **kwargs)
         client.start(timeout=15)
         clients.append(client)
         return client
