@@ -116,9 +116,9 @@ def test_reattach_session_with_id_and_password(server, zk):
         assert k.client_id[0] == sid
         assert k.exists("/eph-reattach").ephemeralOwner == sid
     finally:
-        k.stop()
+        k.stop()  # kazoo does not wait for the closeSession reply
         k.close()
-    assert zk.exists("/eph-reattach") is None
+    wait_until(lambda: zk.exists("/eph-reattach") is None, 10, what="ephemeral removed on close")
 
 
 def test_reattach_with_wrong_password_is_refused(server):
