@@ -8,8 +8,9 @@ The server under test is picked by `CORRAL_TEST_TARGET`:
   generated `zoo.cfg`, so the suite itself is proven against the reference server.
 
 Every server gets a free 127.0.0.1 port and its own temporary data dir. A server is ready
-when its port accepts and `ruok` answers `imok`; when it does not become ready the tail of
-its output is printed so a failing start is easy to diagnose.
+when `ruok` answers `imok` and a session handshake succeeds (ZooKeeper answers `imok` before
+it serves sessions); when it does not become ready, or exits, the tail of its output is
+printed so a failing start is easy to diagnose. Servers get SIGKILL if pytest itself dies.
 """
 
 from __future__ import annotations
@@ -94,6 +95,17 @@ def kazoo_client(hosts: str, **kwargs):
     kwargs.setdefault("timeout", 10.0)
     kwargs.setdefault("connection_retry", dict(KAZOO_CONNECTION_RETRY))
     return KazooClient(hosts=hosts, **kwargs)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when pytest dies, so no server outlives a run."""
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def corral_binary() -> Path:
@@ -181,7 +193,8 @@ class Server:
         log.write(f"--- start #{self.starts + 1}: {' '.join(cmd)}\n".encode())
         log.flush()
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.workdir)
+                                     stdin=subprocess.DEVNULL, cwd=self.workdir,
+                                     preexec_fn=_die_with_parent)
         log.close()
         self.starts += 1
         deadline = time.monotonic() + START_TIMEOUT_S
