@@ -8,8 +8,9 @@ The server under test is picked by `CORRAL_TEST_TARGET`:
   generated `zoo.cfg`, so the suite itself is proven against the reference server.
 
 Every server gets a free 127.0.0.1 port and its own temporary data dir. A server is ready
-when its port accepts and `ruok` answers `imok`; when it does not become ready the tail of
-its output is printed so a failing start is easy to diagnose.
+when `ruok` answers `imok` and a session handshake succeeds (ZooKeeper answers `imok` before
+it serves sessions); when it does not become ready, or exits, the tail of its output is
+printed so a failing start is easy to diagnose. Servers get SIGKILL if pytest itself dies.
 """
 
 from __future__ import annotations
@@ -80,6 +81,31 @@ def four_letter(port: int, cmd: str, timeout: float = 10.0) -> str:
                 break
             chunks.append(chunk)
     return b"".join(chunks).decode(errors="replace")
+
+
+# kazoo's default reconnect backoff grows to a minute; cap it so a client finds a restarted
+# server within about a second even after many refused attempts while it was down.
+KAZOO_CONNECTION_RETRY = {"max_tries": -1, "delay": 0.1, "backoff": 2, "max_delay": 1.0}
+
+
+def kazoo_client(hosts: str, **kwargs):
+    """A (not yet started) KazooClient with the suite's timeouts and reconnect policy."""
+    from kazoo.client import KazooClient
+
+    kwargs.setdefault("timeout", 10.0)
+    kwargs.setdefault("connection_retry", dict(KAZOO_CONNECTION_RETRY))
+    return KazooClient(hosts=hosts, **kwargs)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when pytest dies, so no server outlives a run."""
+    try:
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
 
 
 def corral_binary() -> Path:
@@ -167,7 +193,8 @@ class Server:
         log.write(f"--- start #{self.starts + 1}: {' '.join(cmd)}\n".encode())
         log.flush()
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=self.workdir)
+                                     stdin=subprocess.DEVNULL, cwd=self.workdir,
+                                     preexec_fn=_die_with_parent)
         log.close()
         self.starts += 1
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -260,9 +287,7 @@ def server_factory(_server_root):
 @pytest.fixture
 def zk(server):
     """A started kazoo client on the module's server, stopped after the test."""
-    from kazoo.client import KazooClient
-
-    client = KazooClient(hosts=server.hosts, timeout=10.0)
+    client = kazoo_client(server.hosts)
     client.start(timeout=15)
     yield client
     client.stop()
@@ -272,13 +297,10 @@ def zk(server):
 @pytest.fixture
 def kazoo_factory(server):
     """Make more started kazoo clients; all are stopped after the test."""
-    from kazoo.client import KazooClient
-
     clients = []
 
     def make(hosts: str | None = None, **kwargs):
-        kwargs.setdefault("timeout", 10.0)
-        client = KazooClient(hosts=hosts or server.hosts, **kwargs)
+        client = kazoo_client(hosts or server.hosts, **kwargs)
         client.start(timeout=15)
         clients.append(client)
         return client

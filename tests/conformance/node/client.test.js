@@ -28,8 +28,22 @@ async function rejectsWithCode(promise, code) {
   });
 }
 
-function nextEvent(register) {
-  return new Promise((resolve) => register((event) => resolve(event)));
+/**
+ * Register a one-shot watch with `method` (getData, getChildren or exists): resolves once
+ * the server has answered the registering request, with `event` (a promise of the first
+ * event) and `count()` (how many events arrived so far).
+ */
+function watch(zk, method, path) {
+  let fire;
+  let fired = 0;
+  const event = new Promise((resolve) => { fire = resolve; });
+  return new Promise((resolve, reject) => {
+    zk[method](path, (e) => { fired += 1; fire(e); }, (err) => {
+      // exists on a missing node answers with no error and a null stat.
+      if (err) reject(err);
+      else resolve({ event, count: () => fired });
+    });
+  });
 }
 
 async function waitFor(predicate, timeoutMs, what) {
@@ -48,7 +62,7 @@ test.before(async () => {
 
 test.after(async () => {
   for (const c of clients) await close(c);
-  if (server) await server.stop();
+  if (server) await server.destroy();
 });
 
 test('connect gives a session and the negotiated timeout', async () => {
@@ -125,32 +139,29 @@ test('watches fire once with the right event', async () => {
   const other = await client();
   await call(zk, 'create', '/n-w', Buffer.from('0'), OPEN, CreateMode.PERSISTENT);
 
-  let dataEvents = 0;
-  const dataEvent = nextEvent((cb) => zk.getData('/n-w', (e) => { dataEvents += 1; cb(e); }, () => {}));
-  const childEvent = nextEvent((cb) => zk.getChildren('/n-w', cb, () => {}));
-  const existsEvent = nextEvent((cb) => zk.exists('/n-w-missing', cb, () => {}));
-  await sleep(200); // the watch registrations are in flight on the same connection
+  const data = await watch(zk, 'getData', '/n-w');
+  const children = await watch(zk, 'getChildren', '/n-w');
+  const exists = await watch(zk, 'exists', '/n-w-missing');
   await call(other, 'setData', '/n-w', Buffer.from('1'), -1);
   await call(other, 'setData', '/n-w', Buffer.from('2'), -1);
   await call(other, 'create', '/n-w/kid', null, OPEN, CreateMode.PERSISTENT);
   await call(other, 'create', '/n-w-missing', null, OPEN, CreateMode.PERSISTENT);
 
-  const d = await dataEvent;
+  const d = await data.event;
   assert.equal(d.getType(), zookeeper.Event.NODE_DATA_CHANGED);
   assert.equal(d.getPath(), '/n-w');
-  const c = await childEvent;
+  const c = await children.event;
   assert.equal(c.getType(), zookeeper.Event.NODE_CHILDREN_CHANGED);
   assert.equal(c.getPath(), '/n-w');
-  const x = await existsEvent;
+  const x = await exists.event;
   assert.equal(x.getType(), zookeeper.Event.NODE_CREATED);
   assert.equal(x.getPath(), '/n-w-missing');
-  await sleep(500);
-  assert.equal(dataEvents, 1);
+  await sleep(500); // listen for a wrong second event
+  assert.equal(data.count(), 1);
 
-  const deleted = nextEvent((cb) => zk.exists('/n-w/kid', cb, () => {}));
-  await sleep(200);
+  const deleted = await watch(zk, 'exists', '/n-w/kid');
   await call(other, 'remove', '/n-w/kid', -1);
-  assert.equal((await deleted).getType(), zookeeper.Event.NODE_DELETED);
+  assert.equal((await deleted.event).getType(), zookeeper.Event.NODE_DELETED);
 });
 
 test('transaction commits atomically and reports per-op results', async () => {

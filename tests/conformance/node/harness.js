@@ -28,6 +28,10 @@ const ZOOKEEPER_JARS = [
   '/usr/share/java/slf4j-simple.jar',
 ];
 
+// Server processes still running; killed if this process exits without stopping them.
+const live = new Set();
+process.on('exit', () => { for (const proc of live) proc.kill('SIGKILL'); });
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function superDigest(user = 'super', password = SUPER_PASSWORD) {
@@ -138,10 +142,12 @@ class Server {
     if (!this.port) this.port = await freePort();
     const [cmd, args] = this.command();
     const log = fs.openSync(this.logPath, 'a');
-    this.proc = spawn(cmd, args, { stdio: ['ignore', log, log], cwd: this.workdir });
+    const proc = spawn(cmd, args, { stdio: ['ignore', log, log], cwd: this.workdir });
+    this.proc = proc;
     fs.closeSync(log);
+    live.add(proc);
     let exited = null;
-    this.proc.once('exit', (code, signal) => { exited = { code, signal }; });
+    proc.once('exit', (code, signal) => { exited = { code, signal }; live.delete(proc); });
     const deadline = Date.now() + START_TIMEOUT_MS;
     let lastError = '';
     while (Date.now() < deadline) {
@@ -170,6 +176,12 @@ class Server {
     const timer = setTimeout(() => proc.kill('SIGKILL'), 20000);
     await exited;
     clearTimeout(timer);
+  }
+
+  /** Stop and remove the work dir (data and log). */
+  async destroy() {
+    await this.stop();
+    fs.rmSync(this.workdir, { recursive: true, force: true });
   }
 
   async restart(kill = true) {

@@ -3,8 +3,7 @@
 import threading
 import time
 
-from kazoo.client import KazooClient
-
+from conftest import kazoo_client
 from zkwire import wait_until
 
 THREADS = 4
@@ -15,7 +14,7 @@ KILL_AFTER_S = 10.0
 
 def test_acknowledged_writes_survive_sigkill(fresh_server, capsys):
     server = fresh_server
-    setup = KazooClient(hosts=server.hosts, timeout=10.0)
+    setup = kazoo_client(server.hosts, timeout=10.0)
     setup.start(timeout=15)
     setup.create("/crash")
     for i in range(THREADS):
@@ -28,7 +27,7 @@ def test_acknowledged_writes_survive_sigkill(fresh_server, capsys):
     created: dict[str, bytes] = {}  # acknowledged creates
     last_set = {i: -1 for i in range(THREADS)}  # last acknowledged setData value per thread
     errors: list[str] = []
-    clients = [KazooClient(hosts=server.hosts, timeout=10.0) for _ in range(THREADS)]
+    clients = [kazoo_client(server.hosts, timeout=10.0) for _ in range(THREADS)]
     for c in clients:
         c.start(timeout=15)
 
@@ -80,7 +79,7 @@ def test_acknowledged_writes_survive_sigkill(fresh_server, capsys):
         except Exception:  # noqa: BLE001 - clients of a killed server may already be broken
             pass
 
-    checker = KazooClient(hosts=server.hosts, timeout=10.0)
+    checker = kazoo_client(server.hosts, timeout=10.0)
     checker.start(timeout=15)
     try:
         wait_until(lambda: checker.connected, 15, what="checker connected")

@@ -120,10 +120,10 @@ def test_exact_stat_fields(server, zk):
         # kazoo sees the same owner id.
         assert zk.exists("/stat/eph").ephemeralOwner == c.session_id
 
-        err, st_acl = (lambda r: (r.err, r.reader()))(c.request(
-            w.SET_ACL, w.w_string("/stat") + w.w_acls(w.WORLD_ALL) + w.w_int(0)))
-        assert err == w.OK
-        assert st_acl.stat().aversion == 1
+        reply = c.request(w.SET_ACL, w.w_string("/stat") + w.w_acls(w.WORLD_ALL) + w.w_int(0))
+        assert reply.err == w.OK
+        st_acl = reply.reader().stat()
+        assert (st_acl.aversion, st_acl.version, st_acl.mzxid) == (1, 1, st_set.mzxid)
         # setACL with a stale aversion
         reply = c.request(w.SET_ACL, w.w_string("/stat") + w.w_acls(w.WORLD_ALL) + w.w_int(0))
         assert reply.err == w.BAD_VERSION

@@ -4,7 +4,9 @@ import threading
 
 from kazoo.protocol.states import EventType
 
+from conftest import kazoo_client
 import zkwire as w
+from zkwire import wait_until
 
 QUIET_S = 1.0  # how long we listen for a (wrong) second event
 
@@ -200,3 +202,74 @@ def test_watch_on_node_deleted_then_recreated_fires_once(zk, kazoo_factory):
     other.create("/wdel")
     assert [(e.type, e.path) for e in rec.wait(1)] == [(EventType.DELETED, "/wdel")]
     assert len(rec.wait(2, timeout=QUIET_S)) == 1
+
+
+def w_strings(items):
+    return w.w_int(len(items)) + b"".join(w.w_string(s) for s in items)
+
+
+def test_set_watches_after_reconnect_fires_missed_events(server, zk):
+    """SetWatches (xid -8) re-registers watches after a reconnect and fires at once for
+    changes made after `relativeZxid`, as kazoo and the Java client rely on."""
+    zk.create("/sw-data", b"0")
+    zk.create("/sw-kids")
+    zk.create("/sw-gone")
+    zk.create("/sw-same", b"0")
+    c = w.RawClient(server.port, timeout_ms=30000)
+    err, st = c.exists("/sw-same")
+    seen_zxid = c.request(w.EXISTS, w.w_string("/") + w.w_bool(False)).zxid
+    sid, passwd = c.session_id, c.passwd
+    c.drop()
+
+    zk.set("/sw-data", b"1")
+    zk.create("/sw-kids/new")
+    zk.delete("/sw-gone")
+    zk.create("/sw-born")
+
+    again = w.RawClient(server.port, timeout_ms=30000, session_id=sid, passwd=passwd)
+    try:
+        assert again.session_id == sid
+        body = (w.w_long(seen_zxid) + w_strings(["/sw-data", "/sw-gone", "/sw-same"])
+                + w_strings(["/sw-born", "/sw-never"]) + w_strings(["/sw-kids"]))
+        again.send_packet(w.w_int(-8) + w.w_int(w.SET_WATCHES) + body)
+        events = again.wait_events(4)
+        assert sorted((e.type, e.path) for e in events) == sorted([
+            (w.EV_DATA_CHANGED, "/sw-data"), (w.EV_DELETED, "/sw-gone"),
+            (w.EV_CREATED, "/sw-born"), (w.EV_CHILDREN_CHANGED, "/sw-kids")])
+        # The unchanged node's watch is registered, not fired; it fires on the next change.
+        zk.set("/sw-same", b"1")
+        zk.create("/sw-never")
+        events = again.wait_events(2)
+        assert sorted((e.type, e.path) for e in events) == sorted([
+            (w.EV_DATA_CHANGED, "/sw-same"), (w.EV_CREATED, "/sw-never")])
+    finally:
+        again.close()
+
+
+def test_kazoo_session_and_data_watch_survive_server_restart(fresh_server):
+    """Sessions (with their ephemerals) outlive a server restart on the same data dir, and
+    kazoo's DataWatch recipe keeps reporting changes across the reconnect."""
+    zk = kazoo_client(fresh_server.hosts, timeout=30.0)
+    zk.start(timeout=15)
+    try:
+        zk.create("/restart-w", b"0")
+        zk.create("/restart-eph", ephemeral=True)
+        sid = zk.client_id[0]
+        values = []
+        zk.DataWatch("/restart-w", lambda data, stat: values.append(data))
+        wait_until(lambda: values == [b"0"], 10, what="initial DataWatch call")
+        fresh_server.restart(kill=False)
+        wait_until(lambda: zk.connected, 30, what="kazoo reconnected")
+        assert zk.client_id[0] == sid
+        other = kazoo_client(fresh_server.hosts, timeout=10.0)
+        other.start(timeout=15)
+        try:
+            assert other.exists("/restart-eph").ephemeralOwner == sid
+            other.set("/restart-w", b"1")
+            wait_until(lambda: values[-1] == b"1", 30, what="DataWatch saw the change")
+        finally:
+            other.stop()
+            other.close()
+    finally:
+        zk.stop()
+        zk.close()

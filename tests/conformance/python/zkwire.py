@@ -118,12 +118,9 @@ class Reader:
         return None if n < 0 else [self.string() for _ in range(n)]
 
     def stat(self) -> "Stat":
-        return Stat(*struct.unpack_from(">qqqqiiiqiiq", self.decode_advance(68)))
-
-    def decode_advance(self, n: int) -> bytes:
-        v = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return v
+        fields = struct.unpack_from(">qqqqiiiqiiq", self.data, self.pos)
+        self.pos += 68
+        return Stat(*fields)
 
     def acls(self):
         return [(self.int(), self.string(), self.string()) for _ in range(self.int())]
@@ -383,7 +380,7 @@ class RawClient:
         return OK, [(r.string(), r.string()) for _ in range(r.int())]
 
     def multi(self, ops, opcode: int = MULTI):
-        """`ops` is a list of (opcode, body bytes); returns (reply err, [(type, err, reader)])."""
+        """`ops` is a list of (opcode, body bytes); returns (reply err, [(type, err, result)])."""
         body = b""
         for op, op_body in ops:
             body += w_int(op) + w_bool(False) + w_int(-1) + op_body
@@ -397,22 +394,20 @@ class RawClient:
             op_type, done, err = r.int(), r.bool(), r.int()
             if done:
                 break
-            results.append((op_type, err, r))
-            # Decode in place so the reader advances past each result.
-            if op_type == -1:
-                results[-1] = (op_type, r.int(), None)
-            elif op_type in (CREATE,):
-                results[-1] = (op_type, err, r.string())
-            elif op_type in (CREATE2,):
-                results[-1] = (op_type, err, (r.string(), r.stat()))
+            if op_type == -1:  # ErrorResult: its own err field follows
+                results.append((op_type, r.int(), None))
+            elif op_type == CREATE:
+                results.append((op_type, err, r.string()))
+            elif op_type == CREATE2:
+                results.append((op_type, err, (r.string(), r.stat())))
             elif op_type == SET_DATA:
-                results[-1] = (op_type, err, r.stat())
+                results.append((op_type, err, r.stat()))
             elif op_type == GET_DATA:
-                results[-1] = (op_type, err, (r.buffer(), r.stat()))
+                results.append((op_type, err, (r.buffer(), r.stat())))
             elif op_type == GET_CHILDREN:
-                results[-1] = (op_type, err, r.strings())
-            else:
-                results[-1] = (op_type, err, None)
+                results.append((op_type, err, r.strings()))
+            else:  # delete, check: no body
+                results.append((op_type, err, None))
         return OK, results
 
 

@@ -63,6 +63,13 @@ class Interactive:
             if regex.search(line):
                 return line
 
+    def sync(self) -> None:
+        """Wait until zkCli has run every command sent so far (it runs them in order, and
+        addWatch prints nothing on success): an unknown command answers with its name."""
+        self.marker = getattr(self, "marker", 0) + 1
+        self.send(f"marker-{self.marker}")
+        self.expect(rf"Command not found marker-{self.marker}$")
+
     def events(self, settle: float = 1.0) -> list[str]:
         """WatchedEvent lines that arrive within `settle` seconds."""
         out = []
@@ -178,7 +185,7 @@ def test_add_watch_persistent(cli, server):
     cli.expect(r"^Created /cli-pw$")
     # zkCli's addWatch defaults to PERSISTENT_RECURSIVE; ask for PERSISTENT explicitly.
     cli.send("addWatch -m PERSISTENT /cli-pw")
-    time.sleep(0.5)  # addWatch prints nothing on success
+    cli.sync()
     for value in ("1", "2"):
         assert zkcli(server, "set", "/cli-pw", value)[0] == 0
         cli.expect(r"type:NodeDataChanged path:/cli-pw$")
@@ -192,7 +199,7 @@ def test_add_watch_persistent_recursive(cli, server):
     cli.send("create /cli-prw")
     cli.expect(r"^Created /cli-prw$")
     cli.send("addWatch /cli-prw")  # the default mode is PERSISTENT_RECURSIVE
-    time.sleep(0.5)
+    cli.sync()
     assert zkcli(server, "create", "/cli-prw/a", "x")[0] == 0
     cli.expect(r"type:NodeCreated path:/cli-prw/a$")
     assert zkcli(server, "create", "/cli-prw/a/b", "x")[0] == 0
@@ -206,7 +213,7 @@ def test_add_watch_persistent_recursive(cli, server):
     cli.send("create /cli-prw2")
     cli.expect(r"^Created /cli-prw2$")
     cli.send("addWatch -m PERSISTENT_RECURSIVE /cli-prw2")
-    time.sleep(0.5)
+    cli.sync()
     assert zkcli(server, "create", "/cli-prw2/a")[0] == 0
     assert zkcli(server, "create", "/cli-prw2/a/b")[0] == 0
     cli.expect(r"type:NodeCreated path:/cli-prw2/a$")
