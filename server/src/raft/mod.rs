@@ -246,13 +246,11 @@ impl Consensus {
             tracing::info!(node_id, "initialized a new single-node cluster");
         }
 
+        // Ask the core (metrics may lag behind `initialize`).
         let single = raft
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .voter_ids()
-            .eq([node_id]);
+            .with_raft_state(move |st| st.membership_state.effective().voter_ids().eq([node_id]))
+            .await
+            .map_err(fatal)?;
         if single {
             let wait_for = last_at_open;
             raft.wait(Some(startup_timeout))
@@ -347,7 +345,9 @@ impl Consensus {
         role_of(state)
     }
 
-    /// The node's consensus state.
+    /// The node's consensus state, as last published by openraft's metrics:
+    /// it may trail by a moment (a `propose` that returned may not show in
+    /// `last_applied_index` yet; use [`Consensus::wait_applied`] to wait).
     pub fn status(&self) -> Status {
         let m = self.inner.raft.metrics();
         let m = m.borrow();
