@@ -29,16 +29,16 @@ mod snapshot_files;
 mod state_machine;
 mod type_config;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, RaftError as OpenRaftError};
+use openraft::error::{ClientWriteError, InitializeError, RaftError as OpenRaftError};
 use openraft::{BasicNode, Raft, ServerState, SnapshotPolicy};
 
-pub use network::serve_peers;
+pub use network::{serve_peers, PEER_FRAME_BYTES_MAX};
 
 use crate::txn::{BatchOutcome, TxnBatch};
 use log_store::LogStore;
@@ -267,6 +267,58 @@ impl Consensus {
         Ok(consensus)
     }
 
+    /// Opens (or creates) the log in `data_dir/raft` and restores the newest
+    /// valid snapshot like [`Consensus::start_single`], but never initializes
+    /// a cluster and returns as soon as openraft runs: for a member of an
+    /// ensemble, whose peers reach it through [`serve_peers`]. The
+    /// application catches up as the ensemble commits (committed entries
+    /// known from before a restart are re-applied before this returns).
+    /// A brand-new ensemble is formed by calling [`Consensus::initialize`] on
+    /// one member.
+    pub async fn start(
+        config: RaftConfig,
+        app: Arc<dyn Application>,
+    ) -> Result<Consensus, RaftError> {
+        Ok(Self::open(config, app).await?.0)
+    }
+
+    /// Forms a brand-new cluster of these voters (node id -> peer address,
+    /// this node included). A no-op if this node already has a log or a vote
+    /// (it was initialized or joined before). Initializing several nodes with
+    /// the same voters is safe; with different voters it splits the brain.
+    pub async fn initialize(&self, voters: BTreeMap<u64, String>) -> Result<(), RaftError> {
+        let members: BTreeMap<u64, BasicNode> = voters
+            .into_iter()
+            .map(|(id, addr)| (id, BasicNode::new(addr)))
+            .collect();
+        match self.inner.raft.initialize(members).await {
+            Ok(()) => Ok(()),
+            Err(OpenRaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(OpenRaftError::APIError(e)) => Err(RaftError::Config(e.to_string())),
+            Err(OpenRaftError::Fatal(e)) => Err(fatal(e)),
+        }
+    }
+
+    /// Adds (or updates the address of) a non-voting member (ZooKeeper's
+    /// observer), returning once it has caught up with the leader's log.
+    /// Leader only.
+    pub async fn add_learner(&self, node_id: u64, peer_addr: String) -> Result<(), ProposeError> {
+        let r = self
+            .inner
+            .raft
+            .add_learner(node_id, BasicNode::new(peer_addr), true)
+            .await;
+        r.map(|_| ()).map_err(propose_error)
+    }
+
+    /// Makes `voters` the voting members (joint consensus); members not in
+    /// `voters` stay as learners. Every voter must have been added as a
+    /// learner first. Leader only.
+    pub async fn change_membership(&self, voters: BTreeSet<u64>) -> Result<(), ProposeError> {
+        let r = self.inner.raft.change_membership(voters, true).await;
+        r.map(|_| ()).map_err(propose_error)
+    }
+
     /// Opens storage and starts openraft; returns the last log index present.
     async fn open(
         config: RaftConfig,
@@ -321,13 +373,7 @@ impl Consensus {
     pub async fn propose(&self, batch: TxnBatch) -> Result<BatchOutcome, ProposeError> {
         match self.inner.raft.client_write(batch).await {
             Ok(response) => Ok(response.data),
-            Err(OpenRaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(ProposeError::NotLeader {
-                    leader: f.leader_id,
-                })
-            }
-            Err(OpenRaftError::APIError(e)) => Err(ProposeError::Unavailable(e.to_string())),
-            Err(OpenRaftError::Fatal(e)) => Err(ProposeError::Unavailable(e.to_string())),
+            Err(e) => Err(propose_error(e)),
         }
     }
 
@@ -394,6 +440,16 @@ impl Consensus {
             return Ok(());
         }
         self.inner.raft.shutdown().await.map_err(fatal)
+    }
+}
+
+fn propose_error(e: OpenRaftError<u64, ClientWriteError<u64, BasicNode>>) -> ProposeError {
+    match e {
+        OpenRaftError::APIError(ClientWriteError::ForwardToLeader(f)) => ProposeError::NotLeader {
+            leader: f.leader_id,
+        },
+        OpenRaftError::APIError(e) => ProposeError::Unavailable(e.to_string()),
+        OpenRaftError::Fatal(e) => ProposeError::Unavailable(e.to_string()),
     }
 }
 

@@ -396,3 +396,160 @@ async fn throughput() {
     }
     consensus.shutdown().await.unwrap();
 }
+
+mod ensemble {
+    use super::*;
+    use tokio::net::TcpListener;
+    use tokio::sync::oneshot;
+
+    struct Member {
+        consensus: Consensus,
+        app: Arc<Recorder>,
+        addr: String,
+        stop_peers: Option<oneshot::Sender<()>>,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn member(node_id: u64) -> Member {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let mut cfg = config(dir.path());
+        cfg.node_id = node_id;
+        cfg.peer_addr = addr.clone();
+        cfg.snapshot_every_entries = 20;
+        cfg.logs_kept_after_snapshot = 5;
+        let app = Arc::new(Recorder::default());
+        let consensus = Consensus::start(cfg, app.clone()).await.unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(serve_peers(listener, consensus.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Member {
+            consensus,
+            app,
+            addr,
+            stop_peers: Some(stop),
+            _dir: dir,
+        }
+    }
+
+    async fn leader_of(members: &[&Member]) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(m) = members.iter().find(|m| m.consensus.is_leader()) {
+                return m.consensus.status().node_id;
+            }
+            assert!(Instant::now() < deadline, "no leader elected");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Proposes through whichever member leads, following NotLeader hints.
+    async fn propose_anywhere(members: &[&Member], marker: i64) -> BatchOutcome {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let leader = leader_of(members).await;
+            let m = members
+                .iter()
+                .find(|m| m.consensus.status().node_id == leader)
+                .unwrap();
+            match m.consensus.propose(batch(marker)).await {
+                Ok(outcome) => return outcome,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "propose kept failing: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn three_nodes_replicate_catch_up_a_learner_by_snapshot_and_fail_over() {
+        let mut members = Vec::new();
+        for id in 1..=3 {
+            members.push(member(id).await);
+        }
+        let voters = members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i as u64 + 1, m.addr.clone()))
+            .collect::<BTreeMap<_, _>>();
+        members[0]
+            .consensus
+            .initialize(voters.clone())
+            .await
+            .unwrap();
+        // Initializing again (or elsewhere, with the same voters) is harmless.
+        members[0].consensus.initialize(voters).await.unwrap();
+
+        let all: Vec<&Member> = members.iter().collect();
+        let leader = leader_of(&all).await;
+        for m in &members {
+            m.consensus
+                .wait_leader(Duration::from_secs(60))
+                .await
+                .unwrap();
+        }
+        for i in 0..60 {
+            let outcome = propose_anywhere(&all, i).await;
+            assert_eq!(outcome.outcomes[0].zxid, i + 1);
+        }
+        // A follower refuses and names the leader.
+        let follower = members
+            .iter()
+            .find(|m| m.consensus.status().node_id != leader)
+            .unwrap();
+        match follower.consensus.propose(batch(-1)).await {
+            Err(ProposeError::NotLeader { leader: Some(l) }) => assert_eq!(l, leader),
+            other => panic!("expected NotLeader, got {other:?}"),
+        }
+        for m in &members {
+            eventually("followers apply", || m.app.markers().len() == 60).await;
+            assert_eq!(m.app.markers(), (0..60).collect::<Vec<_>>());
+        }
+        let leader_member = members
+            .iter()
+            .find(|m| m.consensus.status().node_id == leader)
+            .unwrap();
+        eventually("leader purges its log", || {
+            leader_member.consensus.status().purged_index >= Some(30)
+        })
+        .await;
+
+        // A new learner can only catch up through a snapshot now.
+        let learner = member(4).await;
+        leader_member
+            .consensus
+            .add_learner(4, learner.addr.clone())
+            .await
+            .unwrap();
+        eventually("learner catches up", || learner.app.markers().len() == 60).await;
+        assert_eq!(learner.app.markers(), (0..60).collect::<Vec<_>>());
+        assert!(learner.app.restores.load(Ordering::SeqCst) >= 1);
+        assert_eq!(learner.consensus.role(), Role::Learner);
+
+        // Kill the leader; the other two elect a new one and go on.
+        let mut old = members.remove(
+            members
+                .iter()
+                .position(|m| m.consensus.status().node_id == leader)
+                .unwrap(),
+        );
+        old.consensus.shutdown().await.unwrap();
+        let _ = old.stop_peers.take().unwrap().send(());
+        let survivors: Vec<&Member> = members.iter().collect();
+        let new_leader = leader_of(&survivors).await;
+        assert_ne!(new_leader, leader);
+        for i in 60..70 {
+            propose_anywhere(&survivors, i).await;
+        }
+        for m in members.iter().chain([&learner]) {
+            eventually("survivors apply", || m.app.markers().len() == 70).await;
+            assert_eq!(m.app.markers(), (0..70).collect::<Vec<_>>());
+        }
+        for m in members.iter().chain([&learner]) {
+            m.consensus.shutdown().await.unwrap();
+        }
+    }
+}
