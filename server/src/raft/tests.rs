@@ -553,3 +553,36 @@ mod ensemble {
         }
     }
 }
+
+mod suite {
+    use super::super::log_store::LogStore;
+    use super::super::snapshot_files::SnapshotFiles;
+    use super::super::state_machine::StateMachine;
+    use super::super::type_config::{StorageError, TypeConfig};
+    use super::Recorder;
+    use openraft::testing::{StoreBuilder, Suite};
+    use openraft::{ErrorSubject, ErrorVerb};
+    use std::sync::Arc;
+
+    struct Builder;
+
+    impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Builder {
+        async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError> {
+            let err = |e: std::io::Error| {
+                StorageError::from_io_error(ErrorSubject::Store, ErrorVerb::Write, e)
+            };
+            let dir = tempfile::tempdir().map_err(err)?;
+            let log = LogStore::open(&dir.path().join("log.redb")).map_err(err)?;
+            let files = SnapshotFiles::open(dir.path().join("snapshots")).map_err(err)?;
+            let sm = StateMachine::open(Arc::new(Recorder::default()), Arc::new(files))
+                .map_err(|e| err(std::io::Error::other(e)))?;
+            Ok((dir, log, sm))
+        }
+    }
+
+    /// openraft's own conformance suite for storage implementations.
+    #[test]
+    fn openraft_storage_suite() {
+        Suite::test_all(Builder).unwrap();
+    }
+}
