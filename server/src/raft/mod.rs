@@ -368,8 +368,12 @@ impl Consensus {
     }
 
     /// Propose one batch; resolves with its outcome once committed on a
-    /// quorum and applied locally. Many proposals may be in flight; openraft
-    /// appends the queued ones together.
+    /// quorum and applied locally.
+    ///
+    /// Many proposals may be in flight; they are appended in arrival order.
+    /// openraft 0.9 writes (and fsyncs) each proposal as its own log append,
+    /// so concurrency adds little throughput: group transactions into one
+    /// [`TxnBatch`] instead (see `log_store.rs`).
     pub async fn propose(&self, batch: TxnBatch) -> Result<BatchOutcome, ProposeError> {
         match self.inner.raft.client_write(batch).await {
             Ok(response) => Ok(response.data),
