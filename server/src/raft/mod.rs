@@ -35,7 +35,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, InitializeError, RaftError as OpenRaftError};
+use openraft::error::{
+    CheckIsLeaderError, ClientWriteError, InitializeError, RaftError as OpenRaftError,
+};
 use openraft::{BasicNode, Raft, ServerState, SnapshotPolicy};
 
 pub use network::{serve_peers, PEER_FRAME_BYTES_MAX};
@@ -378,6 +380,22 @@ impl Consensus {
         match self.inner.raft.client_write(batch).await {
             Ok(response) => Ok(response.data),
             Err(e) => Err(propose_error(e)),
+        }
+    }
+
+    /// Leader only: confirms leadership with a quorum round and returns the
+    /// log index a linearizable read must see applied (ZooKeeper's `sync`:
+    /// then [`Consensus::wait_applied`] here, or on the follower that asked).
+    pub async fn read_index(&self) -> Result<u64, ProposeError> {
+        match self.inner.raft.get_read_log_id().await {
+            Ok((read, _applied)) => Ok(read.map(|l| l.index).unwrap_or(0)),
+            Err(OpenRaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
+                Err(ProposeError::NotLeader {
+                    leader: f.leader_id,
+                })
+            }
+            Err(OpenRaftError::APIError(e)) => Err(ProposeError::Unavailable(e.to_string())),
+            Err(OpenRaftError::Fatal(e)) => Err(ProposeError::Unavailable(e.to_string())),
         }
     }
 

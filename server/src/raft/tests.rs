@@ -128,6 +128,12 @@ async fn propose_applies_in_order_and_returns_outcomes() {
         BatchOutcome::default()
     );
     assert_eq!(app.markers(), (1..=20).collect::<Vec<_>>());
+    let read = consensus.read_index().await.unwrap();
+    assert!(read >= 21, "read index {read} behind the last proposal");
+    consensus
+        .wait_applied(read, Duration::from_secs(60))
+        .await
+        .unwrap();
 
     let status = consensus.status();
     assert_eq!(status.node_id, 1);
@@ -189,6 +195,21 @@ async fn restart_recovers_every_acknowledged_batch() {
     // And it goes on where it left off.
     let outcome = consensus.propose(batch(50)).await.unwrap();
     assert_eq!(outcome.outcomes[0].zxid, 51);
+    consensus.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dropping_without_shutdown_loses_nothing_acknowledged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (consensus, app) = start(config(dir.path())).await;
+    for i in 0..30 {
+        consensus.propose(batch(i)).await.unwrap();
+    }
+    let before = app.markers();
+    // No shutdown: the core stops once its last handle is gone.
+    drop(consensus);
+    let (consensus, app) = start(config(dir.path())).await;
+    assert_eq!(app.markers(), before);
     consensus.shutdown().await.unwrap();
 }
 
@@ -515,6 +536,21 @@ mod ensemble {
             Err(ProposeError::NotLeader { leader: Some(l) }) => assert_eq!(l, leader),
             other => panic!("expected NotLeader, got {other:?}"),
         }
+        assert!(matches!(
+            follower.consensus.read_index().await,
+            Err(ProposeError::NotLeader { leader: Some(_) })
+        ));
+        let leader_member = members
+            .iter()
+            .find(|m| m.consensus.status().node_id == leader)
+            .unwrap();
+        let read = leader_member.consensus.read_index().await.unwrap();
+        follower
+            .consensus
+            .wait_applied(read, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(follower.app.markers().len(), 60);
         for m in &members {
             eventually("followers apply", || m.app.markers().len() == 60).await;
             assert_eq!(m.app.markers(), (0..60).collect::<Vec<_>>());
