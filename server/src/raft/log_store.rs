@@ -1,7 +1,7 @@
 //! The Raft log, vote and purge marker in one redb file.
 //!
 //! Layout: table `log` maps the log index to a bincode-encoded
-//! [`Entry`](super::type_config::Entry); table `meta` holds `vote`, `purged`
+//! [`Entry`]; table `meta` holds `vote`, `purged`
 //! (the last purged log id) and `committed` (a hint, see below).
 //!
 //! Durability: appends, truncations, purges and votes commit with

@@ -7,10 +7,11 @@
 //! this module drives:
 //!
 //! ```text
-//! propose(batch) -> openraft leader -> append (redb, one fsync per append call)
+//! propose(batch) -> openraft leader -> append (redb, one fsync per append)
 //!                -> replicate to a quorum (network.rs; nothing for one voter)
-//!                -> commit -> Application::apply(batch), in log order
-//!                -> propose() resolves with the outcome
+//!                -> commit -> Application::apply(batch), in log order, on
+//!                   every replica
+//!                -> propose() resolves with the outcome (on the leader)
 //! ```
 //!
 //! On disk, under `<data_dir>/raft/`:
@@ -22,6 +23,14 @@
 //!
 //! Restart = restore the newest valid snapshot into the application, then
 //! re-apply the committed log tail (see [`Consensus::start_single`]).
+//!
+//! Ensembles: every member runs [`Consensus::start`] and [`serve_peers`]
+//! on its peer listener (`network.rs`: bincode frames over TCP); one member
+//! calls [`Consensus::initialize`] with the voters; observers join with
+//! [`Consensus::add_learner`]. Followers answer proposals with
+//! [`ProposeError::NotLeader`]; the server forwards to the leader.
+//! Node ids map to peer addresses through the membership (the address given
+//! in `initialize` / `add_learner`).
 
 mod log_store;
 mod network;
@@ -55,9 +64,13 @@ pub trait Application: Send + Sync + 'static {
     /// the last snapshot/restore.
     fn apply(&self, batch: TxnBatch) -> BatchOutcome;
     /// Serialize the whole state (called between applies, so it is
-    /// consistent with the applied index).
+    /// consistent with the applied index). Runs on openraft's state machine
+    /// task, blocking it (and one tokio worker) for its duration; the file is
+    /// written afterwards, off that task.
     fn snapshot(&self) -> Vec<u8>;
-    /// Replace the whole state with a snapshot's.
+    /// Replace the whole state with a snapshot's: at startup (newest valid
+    /// snapshot file, before any apply) and when a lagging follower installs
+    /// the leader's snapshot. An error here is fatal to the node.
     fn restore(&self, snapshot: &[u8]) -> Result<(), String>;
 }
 

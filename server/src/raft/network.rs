@@ -7,6 +7,8 @@
 //! sender), whose calls are sequential anyway. A request names its target
 //! node, so a connection that reached the wrong server is refused.
 //!
+//! The peer port is for a trusted network: there is no authentication.
+//!
 //! Failures: a connect failure is `Unreachable` (openraft backs off), other
 //! I/O errors and timeouts are `Network` (openraft retries); either drops the
 //! connection, and the next call reconnects. An AppendEntries too large for
@@ -36,6 +38,8 @@ use super::Consensus;
 
 /// Largest peer frame (AppendEntries batches, snapshot chunks).
 pub const PEER_FRAME_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Most peer connections served at once (openraft opens a few per peer).
+const PEER_CONNECTIONS_MAX: usize = 256;
 /// How long a server-side peer connection may sit idle between requests.
 const PEER_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
 /// How long writing a response may take.
@@ -308,6 +312,11 @@ pub async fn serve_peers(
                         continue;
                     }
                 };
+                if connections.len() >= PEER_CONNECTIONS_MAX {
+                    tracing::warn!(%peer, "too many peer connections; refusing");
+                    drop(stream);
+                    continue;
+                }
                 let consensus = consensus.clone();
                 connections.spawn(async move {
                     if let Err(e) = serve_connection(stream, consensus).await {

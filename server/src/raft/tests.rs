@@ -497,6 +497,35 @@ mod ensemble {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn peer_port_survives_bad_input() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let m = member(1).await;
+        m.consensus
+            .initialize(BTreeMap::from([(1, m.addr.clone())]))
+            .await
+            .unwrap();
+        m.consensus
+            .wait_leader(Duration::from_secs(60))
+            .await
+            .unwrap();
+        let bad_frames: [&[u8]; 3] = [
+            &[0xff, 0xff, 0xff, 0xff],          // length over the limit
+            &[0, 0, 0, 3, 9, 9, 9],             // not a request
+            &[0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0], // truncated
+        ];
+        for frame in bad_frames {
+            let mut s = tokio::net::TcpStream::connect(&m.addr).await.unwrap();
+            s.write_all(frame).await.unwrap();
+            let _ = s.shutdown().await;
+            let mut rest = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await;
+        }
+        m.consensus.propose(batch(1)).await.unwrap();
+        assert_eq!(m.app.markers(), vec![1]);
+        m.consensus.shutdown().await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn three_nodes_replicate_catch_up_a_learner_by_snapshot_and_fail_over() {
         let mut members = Vec::new();
         for id in 1..=3 {
