@@ -223,6 +223,14 @@ pub struct Consensus {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Consensus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consensus")
+            .field("node_id", &self.inner.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     raft: Raft<TypeConfig>,
     node_id: u64,
