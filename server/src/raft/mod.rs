@@ -7,10 +7,11 @@
 //! this module drives:
 //!
 //! ```text
-//! propose(batch) -> openraft leader -> append (redb, one fsync per append call)
+//! propose(batch) -> openraft leader -> append (redb, one fsync per append)
 //!                -> replicate to a quorum (network.rs; nothing for one voter)
-//!                -> commit -> Application::apply(batch), in log order
-//!                -> propose() resolves with the outcome
+//!                -> commit -> Application::apply(batch), in log order, on
+//!                   every replica
+//!                -> propose() resolves with the outcome (on the leader)
 //! ```
 //!
 //! On disk, under `<data_dir>/raft/`:
@@ -22,6 +23,14 @@
 //!
 //! Restart = restore the newest valid snapshot into the application, then
 //! re-apply the committed log tail (see [`Consensus::start_single`]).
+//!
+//! Ensembles: every member runs [`Consensus::start`] and [`serve_peers`]
+//! on its peer listener (`network.rs`: bincode frames over TCP); one member
+//! calls [`Consensus::initialize`] with the voters; observers join with
+//! [`Consensus::add_learner`]. Followers answer proposals with
+//! [`ProposeError::NotLeader`]; the server forwards to the leader.
+//! Node ids map to peer addresses through the membership (the address given
+//! in `initialize` / `add_learner`).
 
 mod log_store;
 mod network;
@@ -29,16 +38,18 @@ mod snapshot_files;
 mod state_machine;
 mod type_config;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, RaftError as OpenRaftError};
+use openraft::error::{
+    CheckIsLeaderError, ClientWriteError, InitializeError, RaftError as OpenRaftError,
+};
 use openraft::{BasicNode, Raft, ServerState, SnapshotPolicy};
 
-pub use network::serve_peers;
+pub use network::{serve_peers, PEER_FRAME_BYTES_MAX};
 
 use crate::txn::{BatchOutcome, TxnBatch};
 use log_store::LogStore;
@@ -53,9 +64,13 @@ pub trait Application: Send + Sync + 'static {
     /// the last snapshot/restore.
     fn apply(&self, batch: TxnBatch) -> BatchOutcome;
     /// Serialize the whole state (called between applies, so it is
-    /// consistent with the applied index).
+    /// consistent with the applied index). Runs on openraft's state machine
+    /// task, blocking it (and one tokio worker) for its duration; the file is
+    /// written afterwards, off that task.
     fn snapshot(&self) -> Vec<u8>;
-    /// Replace the whole state with a snapshot's.
+    /// Replace the whole state with a snapshot's: at startup (newest valid
+    /// snapshot file, before any apply) and when a lagging follower installs
+    /// the leader's snapshot. An error here is fatal to the node.
     fn restore(&self, snapshot: &[u8]) -> Result<(), String>;
 }
 
@@ -208,6 +223,14 @@ pub struct Consensus {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Consensus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consensus")
+            .field("node_id", &self.inner.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     raft: Raft<TypeConfig>,
     node_id: u64,
@@ -246,13 +269,11 @@ impl Consensus {
             tracing::info!(node_id, "initialized a new single-node cluster");
         }
 
+        // Ask the core (metrics may lag behind `initialize`).
         let single = raft
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .voter_ids()
-            .eq([node_id]);
+            .with_raft_state(move |st| st.membership_state.effective().voter_ids().eq([node_id]))
+            .await
+            .map_err(fatal)?;
         if single {
             let wait_for = last_at_open;
             raft.wait(Some(startup_timeout))
@@ -267,6 +288,58 @@ impl Consensus {
                 .map_err(|e| RaftError::Timeout(e.to_string()))?;
         }
         Ok(consensus)
+    }
+
+    /// Opens (or creates) the log in `data_dir/raft` and restores the newest
+    /// valid snapshot like [`Consensus::start_single`], but never initializes
+    /// a cluster and returns as soon as openraft runs: for a member of an
+    /// ensemble, whose peers reach it through [`serve_peers`]. The
+    /// application catches up as the ensemble commits (committed entries
+    /// known from before a restart are re-applied before this returns).
+    /// A brand-new ensemble is formed by calling [`Consensus::initialize`] on
+    /// one member.
+    pub async fn start(
+        config: RaftConfig,
+        app: Arc<dyn Application>,
+    ) -> Result<Consensus, RaftError> {
+        Ok(Self::open(config, app).await?.0)
+    }
+
+    /// Forms a brand-new cluster of these voters (node id -> peer address,
+    /// this node included). A no-op if this node already has a log or a vote
+    /// (it was initialized or joined before). Initializing several nodes with
+    /// the same voters is safe; with different voters it splits the brain.
+    pub async fn initialize(&self, voters: BTreeMap<u64, String>) -> Result<(), RaftError> {
+        let members: BTreeMap<u64, BasicNode> = voters
+            .into_iter()
+            .map(|(id, addr)| (id, BasicNode::new(addr)))
+            .collect();
+        match self.inner.raft.initialize(members).await {
+            Ok(()) => Ok(()),
+            Err(OpenRaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(OpenRaftError::APIError(e)) => Err(RaftError::Config(e.to_string())),
+            Err(OpenRaftError::Fatal(e)) => Err(fatal(e)),
+        }
+    }
+
+    /// Adds (or updates the address of) a non-voting member (ZooKeeper's
+    /// observer), returning once it has caught up with the leader's log.
+    /// Leader only.
+    pub async fn add_learner(&self, node_id: u64, peer_addr: String) -> Result<(), ProposeError> {
+        let r = self
+            .inner
+            .raft
+            .add_learner(node_id, BasicNode::new(peer_addr), true)
+            .await;
+        r.map(|_| ()).map_err(propose_error)
+    }
+
+    /// Makes `voters` the voting members (joint consensus); members not in
+    /// `voters` stay as learners. Every voter must have been added as a
+    /// learner first. Leader only.
+    pub async fn change_membership(&self, voters: BTreeSet<u64>) -> Result<(), ProposeError> {
+        let r = self.inner.raft.change_membership(voters, true).await;
+        r.map(|_| ()).map_err(propose_error)
     }
 
     /// Opens storage and starts openraft; returns the last log index present.
@@ -318,12 +391,26 @@ impl Consensus {
     }
 
     /// Propose one batch; resolves with its outcome once committed on a
-    /// quorum and applied locally. Many proposals may be in flight; openraft
-    /// appends the queued ones together.
+    /// quorum and applied locally.
+    ///
+    /// Many proposals may be in flight; they are appended in arrival order.
+    /// openraft 0.9 writes (and fsyncs) each proposal as its own log append,
+    /// so concurrency adds little throughput: group transactions into one
+    /// [`TxnBatch`] instead (see `log_store.rs`).
     pub async fn propose(&self, batch: TxnBatch) -> Result<BatchOutcome, ProposeError> {
         match self.inner.raft.client_write(batch).await {
             Ok(response) => Ok(response.data),
-            Err(OpenRaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+            Err(e) => Err(propose_error(e)),
+        }
+    }
+
+    /// Leader only: confirms leadership with a quorum round and returns the
+    /// log index a linearizable read must see applied (ZooKeeper's `sync`:
+    /// then [`Consensus::wait_applied`] here, or on the follower that asked).
+    pub async fn read_index(&self) -> Result<u64, ProposeError> {
+        match self.inner.raft.get_read_log_id().await {
+            Ok((read, _applied)) => Ok(read.map(|l| l.index).unwrap_or(0)),
+            Err(OpenRaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
                 Err(ProposeError::NotLeader {
                     leader: f.leader_id,
                 })
@@ -347,7 +434,9 @@ impl Consensus {
         role_of(state)
     }
 
-    /// The node's consensus state.
+    /// The node's consensus state, as last published by openraft's metrics:
+    /// it may trail by a moment (a `propose` that returned may not show in
+    /// `last_applied_index` yet; use [`Consensus::wait_applied`] to wait).
     pub fn status(&self) -> Status {
         let m = self.inner.raft.metrics();
         let m = m.borrow();
@@ -394,6 +483,16 @@ impl Consensus {
             return Ok(());
         }
         self.inner.raft.shutdown().await.map_err(fatal)
+    }
+}
+
+fn propose_error(e: OpenRaftError<u64, ClientWriteError<u64, BasicNode>>) -> ProposeError {
+    match e {
+        OpenRaftError::APIError(ClientWriteError::ForwardToLeader(f)) => ProposeError::NotLeader {
+            leader: f.leader_id,
+        },
+        OpenRaftError::APIError(e) => ProposeError::Unavailable(e.to_string()),
+        OpenRaftError::Fatal(e) => ProposeError::Unavailable(e.to_string()),
     }
 }
 
