@@ -76,6 +76,8 @@ pub struct Server {
     next_conn_id: AtomicU64,
     proposals: mpsc::Sender<Txn>,
     consensus: OnceLock<Consensus>,
+    /// Sessions with traffic since the last report to the leader.
+    touched: Mutex<std::collections::HashSet<i64>>,
     /// Request and latency counters.
     pub metrics: Metrics,
     /// When this process started.
@@ -112,6 +114,7 @@ impl Server {
             next_conn_id: AtomicU64::new(1),
             proposals: tx,
             consensus: OnceLock::new(),
+            touched: Mutex::new(std::collections::HashSet::new()),
             metrics: Metrics::default(),
             started: Instant::now(),
         });
@@ -133,6 +136,33 @@ impl Server {
     /// Whether this server decides expiry and reaping (the Raft leader).
     pub fn is_leader(&self) -> bool {
         self.consensus().is_some_and(|c| c.is_leader())
+    }
+
+    /// Record traffic of a session: it lives another full timeout.
+    pub fn touch_session(&self, session_id: i64) {
+        if session_id == 0 {
+            return;
+        }
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        self.tracker.lock().expect("tracker lock").touch(session_id, now);
+        self.touched.lock().expect("touched lock").insert(session_id);
+    }
+
+    /// The sessions touched since the last call.
+    pub fn take_touched_sessions(&self) -> Vec<i64> {
+        self.touched.lock().expect("touched lock").drain().collect()
+    }
+
+    /// Give every replicated session a full timeout from now (a new
+    /// leader's grace period).
+    pub fn renew_all_sessions(&self) {
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        let db = self.db.read().expect("db lock");
+        let mut tracker = SessionTracker::new(self.config.tick_time_ms);
+        for (&id, info) in db.sessions() {
+            tracker.add(id, u64::try_from(info.timeout_ms).unwrap_or(0), now);
+        }
+        *self.tracker.lock().expect("tracker lock") = tracker;
     }
 
     /// A fresh connection id.
@@ -380,6 +410,14 @@ impl Server {
 pub struct App(pub Arc<Server>);
 
 impl Application for App {
+    fn session_activity(&self, session_ids: &[i64]) {
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        let mut tracker = self.0.tracker.lock().expect("tracker lock");
+        for &id in session_ids {
+            tracker.touch(id, now);
+        }
+    }
+
     fn apply(&self, batch: TxnBatch) -> BatchOutcome {
         self.0.apply_batch(batch)
     }

@@ -350,13 +350,7 @@ async fn read_loop(
         };
         server.metrics.received();
         conn.received.fetch_add(1, Ordering::Relaxed);
-        let session_id = conn.session_id();
-        let now = u64::try_from(now_ms()).unwrap_or(0);
-        server
-            .tracker
-            .lock()
-            .expect("tracker lock")
-            .touch(session_id, now);
+        server.touch_session(conn.session_id());
         handle_packet(server, conn, &frame).await?;
     }
 }

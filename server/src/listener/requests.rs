@@ -37,6 +37,8 @@ pub enum ReplyShape {
     Multi(Vec<OpCode>),
     /// No body; the connection closes after the reply.
     CloseSession,
+    /// `SyncResponse{path}`.
+    Sync(String),
 }
 
 /// A request answered on this server without the log.
@@ -112,6 +114,12 @@ pub fn classify(config: &Config, request: Request) -> Kind {
         )),
         Request::Multi(ops) => multi_op(config, ops),
         Request::CloseSession => Ok((TxnOp::CloseSession, ReplyShape::CloseSession)),
+        // sync goes through the log as a barrier that takes no zxid: once
+        // this server applies it, it has everything the leader committed
+        // before the request, as ZooKeeper's sync promises.
+        Request::Sync(r) => validate_path(&r.path)
+            .map_err(|_| ErrorCode::BadArguments)
+            .map(|()| (TxnOp::Noop, ReplyShape::Sync(r.path))),
         // Standalone check is refused as ZooKeeper 3.9.3 refuses it
         // (ZOOKEEPER-2623); 3.8 answered it with an empty SetDataResponse.
         Request::Check(_) | Request::DeleteContainer(_) => Err(ErrorCode::Unimplemented),
@@ -251,6 +259,7 @@ pub fn write_reply(xid: i32, out: &TxnOutcome, shape: &ReplyShape) -> (Bytes, bo
         (Ok(OpResult::MultiFailed(codes)), ReplyShape::Multi(_)) => ok(Response::Multi(
             codes.iter().map(|c| MultiResult::Error(c.code())).collect(),
         )),
+        (Ok(_), ReplyShape::Sync(path)) => ok(Response::Sync(SyncResponse { path: path.clone() })),
         (Ok(_), ReplyShape::CloseSession) => (
             Server::reply_frame(xid, out.zxid, ErrorCode::Ok, &Response::Empty),
             true,
@@ -315,7 +324,6 @@ pub fn execute_local(
                 Response::GetChildren2(GetChildren2Response { children, stat })
             })
         }
-        Request::Sync(r) => valid(&r.path).map(|()| Response::Sync(SyncResponse { path: r.path })),
         Request::MultiRead(ops) => Ok(Response::Multi(
             ops.into_iter()
                 .map(|op| match op {

@@ -72,6 +72,9 @@ pub trait Application: Send + Sync + 'static {
     /// snapshot file, before any apply) and when a lagging follower installs
     /// the leader's snapshot. An error here is fatal to the node.
     fn restore(&self, snapshot: &[u8]) -> Result<(), String>;
+    /// Sessions seen alive by another server (ZooKeeper's follower pings),
+    /// delivered on the leader. The default ignores them.
+    fn session_activity(&self, _session_ids: &[i64]) {}
 }
 
 /// Settings of the consensus module.
@@ -165,7 +168,7 @@ pub enum RaftError {
 
 /// Why one proposal failed. The entry was not applied (or, for
 /// `Unavailable`, its fate is unknown to this caller).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum ProposeError {
     /// This node does not lead; `leader` is the current leader if known.
@@ -215,6 +218,11 @@ pub struct Status {
     pub purged_index: Option<u64>,
     /// Voting members.
     pub voters: Vec<u64>,
+    /// Every member, voters and learners, with its peer address.
+    pub members: BTreeMap<u64, String>,
+    /// On the leader: each other member and the last log index known to be
+    /// replicated to it.
+    pub replication: BTreeMap<u64, Option<u64>>,
 }
 
 /// The consensus handle: cheap to clone.
@@ -235,7 +243,15 @@ struct Inner {
     raft: Raft<TypeConfig>,
     node_id: u64,
     shut_down: AtomicBool,
+    app: Arc<dyn Application>,
+    /// The connection followers use to forward proposals, read-index
+    /// requests and session activity to the leader; one at a time, so
+    /// forwarded batches reach the leader in the order they were proposed.
+    leader_link: tokio::sync::Mutex<Option<network::Peer>>,
 }
+
+/// How long a request forwarded to the leader may take.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn fatal(e: impl std::fmt::Display) -> RaftError {
     RaftError::Fatal(e.to_string())
@@ -348,6 +364,7 @@ impl Consensus {
         app: Arc<dyn Application>,
     ) -> Result<(Consensus, Option<u64>), RaftError> {
         let raft_config = Arc::new(config.openraft_config()?);
+        let app_handle = Arc::clone(&app);
         let dir = config.data_dir.join("raft");
         let storage = |e: std::io::Error| RaftError::Storage(e.to_string());
 
@@ -385,6 +402,8 @@ impl Consensus {
                 raft,
                 node_id: config.node_id,
                 shut_down: AtomicBool::new(false),
+                app: app_handle,
+                leader_link: tokio::sync::Mutex::new(None),
             }),
         };
         Ok((consensus, last.map(|l| l.index)))
@@ -397,17 +416,99 @@ impl Consensus {
     /// openraft 0.9 writes (and fsyncs) each proposal as its own log append,
     /// so concurrency adds little throughput: group transactions into one
     /// [`TxnBatch`] instead (see `log_store.rs`).
+    ///
+    /// On a follower or observer the batch is forwarded to the leader, which
+    /// proposes it; the outcome comes back once the leader has applied it
+    /// (this node applies it when replication reaches it).
     pub async fn propose(&self, batch: TxnBatch) -> Result<BatchOutcome, ProposeError> {
+        if self.is_leader() {
+            return self.propose_local(batch).await;
+        }
+        match self
+            .forward(network::PeerRequestBody::Propose(batch))
+            .await?
+        {
+            network::PeerResponse::Propose(r) => r,
+            _ => Err(ProposeError::Unavailable("mismatched leader response".into())),
+        }
+    }
+
+    /// Propose on this node only (the leader's side of a forwarded batch).
+    pub(crate) async fn propose_local(&self, batch: TxnBatch) -> Result<BatchOutcome, ProposeError> {
         match self.inner.raft.client_write(batch).await {
             Ok(response) => Ok(response.data),
             Err(e) => Err(propose_error(e)),
         }
     }
 
-    /// Leader only: confirms leadership with a quorum round and returns the
-    /// log index a linearizable read must see applied (ZooKeeper's `sync`:
+    /// Report sessions seen alive here to the leader (delivered to its
+    /// [`Application::session_activity`]); on the leader, delivered at once.
+    pub async fn report_session_activity(&self, session_ids: Vec<i64>) -> Result<(), ProposeError> {
+        if session_ids.is_empty() {
+            return Ok(());
+        }
+        if self.is_leader() {
+            self.inner.app.session_activity(&session_ids);
+            return Ok(());
+        }
+        self.forward(network::PeerRequestBody::SessionActivity(session_ids))
+            .await
+            .map(|_| ())
+    }
+
+    /// Deliver session activity reported by another server.
+    pub(crate) fn deliver_session_activity(&self, session_ids: &[i64]) {
+        self.inner.app.session_activity(session_ids);
+    }
+
+    /// Send a request to the current leader over the leader link.
+    async fn forward(
+        &self,
+        body: network::PeerRequestBody,
+    ) -> Result<network::PeerResponse, ProposeError> {
+        let (leader, addr) = {
+            let m = self.inner.raft.metrics();
+            let m = m.borrow();
+            let leader = m.current_leader.ok_or(ProposeError::NotLeader { leader: None })?;
+            let addr = m
+                .membership_config
+                .membership()
+                .get_node(&leader)
+                .map(|n| n.addr.clone())
+                .unwrap_or_default();
+            (leader, addr)
+        };
+        if leader == self.inner.node_id {
+            return Err(ProposeError::NotLeader {
+                leader: Some(leader),
+            });
+        }
+        let mut link = self.inner.leader_link.lock().await;
+        if link.as_ref().is_none_or(|p| !p.is(leader, &addr)) {
+            *link = Some(network::Peer::new(leader, addr));
+        }
+        let peer = link.as_mut().expect("link set above");
+        peer.request(body, FORWARD_TIMEOUT)
+            .await
+            .map_err(|e| ProposeError::Unavailable(format!("leader {leader} unreachable: {e}")))
+    }
+
+    /// Confirms leadership with a quorum round (on the leader, asked through
+    /// the leader link from elsewhere) and returns the log index a
+    /// linearizable read must see applied (ZooKeeper's `sync`:
     /// then [`Consensus::wait_applied`] here, or on the follower that asked).
     pub async fn read_index(&self) -> Result<u64, ProposeError> {
+        if !self.is_leader() {
+            return match self.forward(network::PeerRequestBody::ReadIndex).await? {
+                network::PeerResponse::ReadIndex(r) => r,
+                _ => Err(ProposeError::Unavailable("mismatched leader response".into())),
+            };
+        }
+        self.read_index_local().await
+    }
+
+    /// The leader's side of [`Consensus::read_index`].
+    pub(crate) async fn read_index_local(&self) -> Result<u64, ProposeError> {
         match self.inner.raft.get_read_log_id().await {
             Ok((read, _applied)) => Ok(read.map(|l| l.index).unwrap_or(0)),
             Err(OpenRaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
@@ -450,6 +551,22 @@ impl Consensus {
             snapshot_index: m.snapshot.map(|l| l.index),
             purged_index: m.purged.map(|l| l.index),
             voters: m.membership_config.membership().voter_ids().collect(),
+            members: m
+                .membership_config
+                .membership()
+                .nodes()
+                .map(|(id, node)| (*id, node.addr.clone()))
+                .collect(),
+            replication: m
+                .replication
+                .as_ref()
+                .map(|r| {
+                    r.iter()
+                        .filter(|(id, _)| **id != self.inner.node_id)
+                        .map(|(id, log)| (*id, log.map(|l| l.index)))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 

@@ -34,7 +34,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use super::type_config::TypeConfig;
-use super::Consensus;
+use super::{Consensus, ProposeError};
+use crate::txn::{BatchOutcome, TxnBatch};
 
 /// Largest peer frame (AppendEntries batches, snapshot chunks).
 pub const PEER_FRAME_BYTES_MAX: usize = 64 * 1024 * 1024;
@@ -56,18 +57,27 @@ struct PeerRequest {
 }
 
 #[derive(Serialize, Deserialize)]
-enum PeerRequestBody {
+pub(crate) enum PeerRequestBody {
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<u64>),
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// A follower forwards a batch for the leader to propose.
+    Propose(TxnBatch),
+    /// A follower asks the leader for a read index (ZooKeeper's sync).
+    ReadIndex,
+    /// A follower reports sessions it saw alive.
+    SessionActivity(Vec<i64>),
 }
 
 /// The answer to a [`PeerRequest`].
 #[derive(Serialize, Deserialize)]
-enum PeerResponse {
+pub(crate) enum PeerResponse {
     AppendEntries(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
     Vote(Result<VoteResponse<u64>, RaftError<u64>>),
     InstallSnapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
+    Propose(Result<BatchOutcome, ProposeError>),
+    ReadIndex(Result<u64, ProposeError>),
+    SessionActivity,
     /// The request reached a node other than its target.
     WrongNode {
         node_id: u64,
@@ -158,6 +168,32 @@ enum CallError {
 }
 
 impl Peer {
+    /// A connection to `target` at `addr`, made on first use.
+    pub(crate) fn new(target: u64, addr: String) -> Peer {
+        Peer {
+            target,
+            addr,
+            connection: None,
+        }
+    }
+
+    /// Whether this is the connection to `target` at `addr`.
+    pub(crate) fn is(&self, target: u64, addr: &str) -> bool {
+        self.target == target && self.addr == addr
+    }
+
+    /// One request/response exchange for the forwarding link.
+    pub(crate) async fn request(
+        &mut self,
+        body: PeerRequestBody,
+        timeout: Duration,
+    ) -> io::Result<PeerResponse> {
+        self.call(body, timeout).await.map_err(|e| match e {
+            CallError::Connect(e) | CallError::Io(e) => e,
+            CallError::TooLarge => invalid("request exceeds the peer frame limit"),
+        })
+    }
+
     async fn call(
         &mut self,
         body: PeerRequestBody,
@@ -355,6 +391,19 @@ async fn serve_connection(stream: TcpStream, consensus: Consensus) -> io::Result
                 PeerRequestBody::Vote(rpc) => PeerResponse::Vote(raft.vote(rpc).await),
                 PeerRequestBody::InstallSnapshot(rpc) => {
                     PeerResponse::InstallSnapshot(raft.install_snapshot(rpc).await)
+                }
+                // Forwarded requests are answered by this node alone: a
+                // node that no longer leads says so rather than forwarding
+                // again, so requests never travel in circles.
+                PeerRequestBody::Propose(batch) => {
+                    PeerResponse::Propose(consensus.propose_local(batch).await)
+                }
+                PeerRequestBody::ReadIndex => {
+                    PeerResponse::ReadIndex(consensus.read_index_local().await)
+                }
+                PeerRequestBody::SessionActivity(ids) => {
+                    consensus.deliver_session_activity(&ids);
+                    PeerResponse::SessionActivity
                 }
             }
         };

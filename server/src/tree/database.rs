@@ -108,6 +108,14 @@ impl Database {
             .txns
             .iter()
             .map(|txn| {
+                // A sync barrier changes nothing and, as ZooKeeper's sync,
+                // takes no zxid of its own.
+                if txn.op == TxnOp::Noop {
+                    return TxnOutcome {
+                        zxid: self.last_zxid,
+                        result: Ok(OpResult::Done),
+                    };
+                }
                 let zxid = self.last_zxid + 1;
                 let result = self.apply(txn, zxid, triggers);
                 TxnOutcome { zxid, result }
