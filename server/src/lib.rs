@@ -90,14 +90,24 @@ pub async fn run(
             .iter()
             .find(|m| m.id == config.server_id)
             .expect("validated: this server is a member");
-        let peer_addr = match config.peer_port {
-            Some(port) => format!("{}:{port}", me.peer_addr.rsplit_once(':').map_or("", |h| h.0)),
-            None => me.peer_addr.clone(),
-        };
-        let peer_listener = TcpListener::bind(&peer_addr).await?;
-        let consensus = Consensus::start(RaftConfig { peer_addr, ..raft_config }, app)
-            .await
-            .map_err(raft_err)?;
+        let (member_host, member_port) = me
+            .peer_addr
+            .rsplit_once(':')
+            .expect("validated: host:port");
+        let host = config.peer_host.as_deref().unwrap_or(member_host);
+        let port = config.peer_port.map_or(member_port.to_string(), |p| p.to_string());
+        let peer_listener = TcpListener::bind(format!("{host}:{port}")).await?;
+        let source_ip = config.peer_host.as_deref().and_then(|h| h.parse().ok());
+        let consensus = Consensus::start(
+            RaftConfig {
+                peer_addr: me.peer_addr.clone(),
+                source_ip,
+                ..raft_config
+            },
+            app,
+        )
+        .await
+        .map_err(raft_err)?;
         peers = Some(tokio::spawn(raft::serve_peers(
             peer_listener,
             consensus.clone(),

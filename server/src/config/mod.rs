@@ -32,6 +32,10 @@ pub struct Config {
     /// Port of this server's peer listener (Raft traffic and forwarded
     /// writes); defaults to this server's port in `members`.
     pub peer_port: Option<u16>,
+    /// IP address the peer listener binds and outgoing peer connections
+    /// come from; defaults to this server's host in `members`. Setting it
+    /// (with `peer_port`) lets the advertised member address be a proxy.
+    pub peer_host: Option<String>,
     /// Address the client listener binds.
     pub client_address: String,
     /// Port the client listener binds (ZooKeeper's `clientPort`).
@@ -74,6 +78,7 @@ impl Default for Config {
             server_id: 1,
             members: Vec::new(),
             peer_port: None,
+            peer_host: None,
             client_address: "127.0.0.1".to_string(),
             client_port: CLIENT_PORT_DEFAULT,
             data_dir: PathBuf::from("corral-data"),
@@ -182,6 +187,11 @@ impl Config {
                 .ok_or_else(|| {
                     ConfigError::Invalid(format!("server id {} is not in members", self.server_id))
                 })?;
+            if let Some(host) = &self.peer_host {
+                host.parse::<std::net::IpAddr>().map_err(|_| {
+                    ConfigError::Invalid(format!("peer_host must be an IP address, not {host}"))
+                })?;
+            }
             if me.observer && members.iter().all(|m| m.observer) {
                 return Err(ConfigError::Invalid(
                     "members need at least one voter".into(),
@@ -291,6 +301,10 @@ pub struct Flags {
     /// Peer port of this server (default: its port in --members).
     #[arg(long)]
     pub peer_port: Option<u16>,
+    /// IP the peer port binds and peer connections come from (default: its
+    /// host in --members).
+    #[arg(long)]
+    pub peer_host: Option<String>,
     /// Address to bind the client port on.
     #[arg(long)]
     pub client_address: Option<String>,
@@ -353,6 +367,9 @@ impl Flags {
         );
         if self.peer_port.is_some() {
             c.peer_port = self.peer_port;
+        }
+        if self.peer_host.is_some() {
+            c.peer_host = self.peer_host;
         }
         set!(max_packet_bytes, max_client_connections, four_letter_words);
         set!(container_check_interval_ms, snapshot_every_entries);

@@ -104,6 +104,8 @@ pub struct RaftConfig {
     pub max_payload_entries: u64,
     /// How long `start_single` waits for the node to lead and catch up.
     pub startup_timeout: Duration,
+    /// Local address outgoing peer connections are made from (None: any).
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 impl RaftConfig {
@@ -123,6 +125,7 @@ impl RaftConfig {
             heartbeat_ms: 250,
             max_payload_entries: 300,
             startup_timeout: Duration::from_secs(60),
+            source_ip: None,
         }
     }
 
@@ -248,6 +251,8 @@ struct Inner {
     /// requests and session activity to the leader; one at a time, so
     /// forwarded batches reach the leader in the order they were proposed.
     leader_link: tokio::sync::Mutex<Option<network::Peer>>,
+    /// See [`RaftConfig::source_ip`].
+    source_ip: Option<std::net::IpAddr>,
 }
 
 /// How long a request forwarded to the leader may take.
@@ -391,7 +396,7 @@ impl Consensus {
         let raft = Raft::new(
             config.node_id,
             raft_config,
-            Network::new(),
+            Network::new(config.source_ip),
             log_store,
             state_machine,
         )
@@ -404,6 +409,7 @@ impl Consensus {
                 shut_down: AtomicBool::new(false),
                 app: app_handle,
                 leader_link: tokio::sync::Mutex::new(None),
+                source_ip: config.source_ip,
             }),
         };
         Ok((consensus, last.map(|l| l.index)))
@@ -485,7 +491,7 @@ impl Consensus {
         }
         let mut link = self.inner.leader_link.lock().await;
         if link.as_ref().is_none_or(|p| !p.is(leader, &addr)) {
-            *link = Some(network::Peer::new(leader, addr));
+            *link = Some(network::Peer::new(leader, addr, self.inner.source_ip));
         }
         let peer = link.as_mut().expect("link set above");
         peer.request(body, FORWARD_TIMEOUT)

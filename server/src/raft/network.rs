@@ -125,11 +125,14 @@ async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> io::Result<Option<Vec
 }
 
 /// Creates connections to peers from the address in the membership.
-pub(crate) struct Network {}
+pub(crate) struct Network {
+    /// Local address outgoing peer connections are made from, if set.
+    source_ip: Option<std::net::IpAddr>,
+}
 
 impl Network {
-    pub(crate) fn new() -> Self {
-        Self {}
+    pub(crate) fn new(source_ip: Option<std::net::IpAddr>) -> Self {
+        Self { source_ip }
     }
 }
 
@@ -142,6 +145,7 @@ type Connection = (
 pub(crate) struct Peer {
     target: u64,
     addr: String,
+    source_ip: Option<std::net::IpAddr>,
     connection: Option<Connection>,
 }
 
@@ -149,11 +153,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Peer;
 
     async fn new_client(&mut self, target: u64, node: &BasicNode) -> Peer {
-        Peer {
-            target,
-            addr: node.addr.clone(),
-            connection: None,
-        }
+        Peer::new(target, node.addr.clone(), self.source_ip)
     }
 }
 
@@ -169,10 +169,11 @@ enum CallError {
 
 impl Peer {
     /// A connection to `target` at `addr`, made on first use.
-    pub(crate) fn new(target: u64, addr: String) -> Peer {
+    pub(crate) fn new(target: u64, addr: String, source_ip: Option<std::net::IpAddr>) -> Peer {
         Peer {
             target,
             addr,
+            source_ip,
             connection: None,
         }
     }
@@ -229,7 +230,7 @@ impl Peer {
                     format!("node {} has no peer address", self.target),
                 )));
             }
-            let stream = TcpStream::connect(&self.addr)
+            let stream = connect(&self.addr, self.source_ip)
                 .await
                 .map_err(CallError::Connect)?;
             stream.set_nodelay(true).map_err(CallError::Connect)?;
@@ -324,6 +325,26 @@ impl RaftNetwork<TypeConfig> for Peer {
             Err(e) => Err(self.error(e, 0)),
         }
     }
+}
+
+/// Connect to `addr`, from `source_ip` if given (so that each server's
+/// peer traffic can be told apart by its source address, which the fault
+/// tests' proxies use to cut links between chosen servers).
+async fn connect(addr: &str, source_ip: Option<std::net::IpAddr>) -> io::Result<TcpStream> {
+    let Some(ip) = source_ip else {
+        return TcpStream::connect(addr).await;
+    };
+    let target = tokio::net::lookup_host(addr)
+        .await?
+        .find(|a| a.is_ipv4() == ip.is_ipv4())
+        .ok_or_else(|| invalid(format!("no address for {addr}")))?;
+    let socket = if ip.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(std::net::SocketAddr::new(ip, 0))?;
+    socket.connect(target).await
 }
 
 /// Serves peer RPCs for `consensus` on `listener` until `shutdown`
