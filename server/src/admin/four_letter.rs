@@ -112,13 +112,14 @@ fn cons(server: &Server) -> String {
 
 fn mntr(server: &Server) -> String {
     let l = server.metrics.latency();
-    let (zxid, nodes, ephemerals, data_size) = {
+    let (zxid, nodes, ephemerals, data_size, digest) = {
         let db = server.db.read().expect("db lock");
         (
             db.last_zxid(),
             db.node_count(),
             db.ephemeral_count(),
             db.approximate_data_size(),
+            db.tree().digest(),
         )
     };
     let (watch_count, conns, outstanding) = {
@@ -149,6 +150,9 @@ fn mntr(server: &Server) -> String {
     kv("zk_ephemerals_count", ephemerals.to_string());
     kv("zk_approximate_data_size", data_size.to_string());
     kv("zk_last_zxid", format!("0x{zxid:x}"));
+    // Order-independent hash of every node (path, data, stat, ACL): equal
+    // on replicas that applied the same zxids.
+    kv("corral_tree_digest", format!("{digest:016x}"));
     kv(
         "zk_open_file_descriptor_count",
         open_fds().map(|n| n.to_string()).unwrap_or_default(),
