@@ -90,12 +90,12 @@ pub async fn run(
             .iter()
             .find(|m| m.id == config.server_id)
             .expect("validated: this server is a member");
-        let (member_host, member_port) = me
-            .peer_addr
-            .rsplit_once(':')
-            .expect("validated: host:port");
+        let (member_host, member_port) =
+            me.peer_addr.rsplit_once(':').expect("validated: host:port");
         let host = config.peer_host.as_deref().unwrap_or(member_host);
-        let port = config.peer_port.map_or(member_port.to_string(), |p| p.to_string());
+        let port = config
+            .peer_port
+            .map_or(member_port.to_string(), |p| p.to_string());
         let peer_listener = TcpListener::bind(format!("{host}:{port}")).await?;
         let source_ip = config.peer_host.as_deref().and_then(|h| h.parse().ok());
         let consensus = Consensus::start(
@@ -113,7 +113,7 @@ pub async fn run(
             consensus.clone(),
             stopped(),
         )));
-        if !me.observer {
+        if !me.observer && !config.join {
             // Every voter proposes the same initial membership; a node
             // that already has a log or a vote ignores it.
             let voters = members

@@ -144,8 +144,14 @@ impl Server {
             return;
         }
         let now = u64::try_from(now_ms()).unwrap_or(0);
-        self.tracker.lock().expect("tracker lock").touch(session_id, now);
-        self.touched.lock().expect("touched lock").insert(session_id);
+        self.tracker
+            .lock()
+            .expect("tracker lock")
+            .touch(session_id, now);
+        self.touched
+            .lock()
+            .expect("touched lock")
+            .insert(session_id);
     }
 
     /// The sessions touched since the last call.

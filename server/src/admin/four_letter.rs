@@ -157,10 +157,18 @@ fn mntr(server: &Server) -> String {
         "zk_open_file_descriptor_count",
         open_fds().map(|n| n.to_string()).unwrap_or_default(),
     );
-    if let Some(st) = status.as_ref().filter(|s| s.role == Role::Leader && server.config.is_ensemble()) {
+    if let Some(st) = status
+        .as_ref()
+        .filter(|s| s.role == Role::Leader && server.config.is_ensemble())
+    {
         // Followers are the other voters; ZooKeeper counts observers apart.
         let last = st.last_log_index.unwrap_or(0);
-        let voters: Vec<u64> = st.voters.iter().copied().filter(|id| *id != st.node_id).collect();
+        let voters: Vec<u64> = st
+            .voters
+            .iter()
+            .copied()
+            .filter(|id| *id != st.node_id)
+            .collect();
         let synced = voters
             .iter()
             .filter(|id| st.replication.get(id).copied().flatten() == Some(last))

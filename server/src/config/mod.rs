@@ -36,6 +36,9 @@ pub struct Config {
     /// come from; defaults to this server's host in `members`. Setting it
     /// (with `peer_port`) lets the advertised member address be a proxy.
     pub peer_host: Option<String>,
+    /// Start as a new member of a running ensemble: never initialize a
+    /// cluster, wait to be added by `reconfig`.
+    pub join: bool,
     /// Address the client listener binds.
     pub client_address: String,
     /// Port the client listener binds (ZooKeeper's `clientPort`).
@@ -79,6 +82,7 @@ impl Default for Config {
             members: Vec::new(),
             peer_port: None,
             peer_host: None,
+            join: false,
             client_address: "127.0.0.1".to_string(),
             client_port: CLIENT_PORT_DEFAULT,
             data_dir: PathBuf::from("corral-data"),
@@ -338,6 +342,9 @@ pub struct Flags {
     /// Disable TTL nodes.
     #[arg(long)]
     pub disable_ttl: bool,
+    /// Join a running ensemble (added with reconfig) instead of forming one.
+    #[arg(long)]
+    pub join: bool,
     /// Container and TTL check interval in milliseconds.
     #[arg(long)]
     pub container_check_interval_ms: Option<u64>,
@@ -384,6 +391,9 @@ impl Flags {
         }
         if self.disable_ttl {
             c.ttl_enabled = false;
+        }
+        if self.join {
+            c.join = true;
         }
         c.validate()?;
         Ok(c)

@@ -393,6 +393,19 @@ async fn handle_packet(
             conn.submit_local(server, xid, op);
             Ok(())
         }
+        requests::Kind::Reconfig(r) => {
+            // Rare and slow: this session's earlier requests are answered
+            // first and no later one is read until it is done, which keeps
+            // the session's order without a place in the log for it.
+            conn.wait_below(1).await;
+            let (auth, is_super) = {
+                let st = conn.state.lock().expect("conn lock");
+                (st.auth.clone(), st.is_super)
+            };
+            let result = crate::admin::reconfig::reconfig(server, &r, &auth, is_super).await;
+            conn.submit_local(server, xid, LocalOp::Done(result));
+            Ok(())
+        }
     }
 }
 

@@ -185,6 +185,26 @@ pub enum ProposeError {
     Unavailable(String),
 }
 
+/// A run-time membership change.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct MembershipChange {
+    /// Members to add (or whose address to update).
+    pub add: Vec<NewMember>,
+    /// Member ids to remove.
+    pub remove: Vec<u64>,
+}
+
+/// A member being added.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewMember {
+    /// Its id.
+    pub id: u64,
+    /// Its advertised peer address.
+    pub peer_addr: String,
+    /// Whether it joins as a non-voting observer.
+    pub observer: bool,
+}
+
 /// A node's role in the ensemble.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -226,6 +246,8 @@ pub struct Status {
     /// On the leader: each other member and the last log index known to be
     /// replicated to it.
     pub replication: BTreeMap<u64, Option<u64>>,
+    /// Log index of the membership in effect (the config version).
+    pub membership_index: u64,
 }
 
 /// The consensus handle: cheap to clone.
@@ -355,6 +377,86 @@ impl Consensus {
         r.map(|_| ()).map_err(propose_error)
     }
 
+    /// Change the membership at run time (ZooKeeper's `reconfig`): add
+    /// members (each catches up as a learner first, then voters join the
+    /// voting set through joint consensus) and remove others. Works from
+    /// any member: a follower forwards the change to the leader. Returns
+    /// once the new membership is committed.
+    pub async fn reconfigure(&self, change: MembershipChange) -> Result<(), ProposeError> {
+        if !self.is_leader() {
+            return match self
+                .forward(network::PeerRequestBody::Reconfigure(change))
+                .await?
+            {
+                network::PeerResponse::Reconfigure(r) => r,
+                _ => Err(ProposeError::Unavailable(
+                    "mismatched leader response".into(),
+                )),
+            };
+        }
+        self.reconfigure_local(change).await
+    }
+
+    /// The leader's side of [`Consensus::reconfigure`].
+    pub(crate) async fn reconfigure_local(
+        &self,
+        change: MembershipChange,
+    ) -> Result<(), ProposeError> {
+        use openraft::ChangeMembers;
+        let raft = &self.inner.raft;
+        for m in &change.add {
+            raft.add_learner(m.id, BasicNode::new(m.peer_addr.clone()), true)
+                .await
+                .map_err(propose_error)?;
+        }
+        let voters: BTreeSet<u64> = change
+            .add
+            .iter()
+            .filter(|m| !m.observer)
+            .map(|m| m.id)
+            .collect();
+        if !voters.is_empty() {
+            raft.change_membership(ChangeMembers::AddVoterIds(voters), false)
+                .await
+                .map_err(propose_error)?;
+        }
+        let remove: BTreeSet<u64> = change.remove.iter().copied().collect();
+        if !remove.is_empty() {
+            let current: BTreeSet<u64> = {
+                let m = raft.metrics();
+                let m = m.borrow();
+                m.membership_config.membership().voter_ids().collect()
+            };
+            let leaving_voters: BTreeSet<u64> = remove.intersection(&current).copied().collect();
+            if !leaving_voters.is_empty() {
+                if leaving_voters.len() == current.len() {
+                    return Err(ProposeError::Unavailable(
+                        "cannot remove every voter".into(),
+                    ));
+                }
+                raft.change_membership(ChangeMembers::RemoveVoters(leaving_voters), false)
+                    .await
+                    .map_err(propose_error)?;
+            }
+            let learners: BTreeSet<u64> = {
+                let m = raft.metrics();
+                let m = m.borrow();
+                let membership = m.membership_config.membership();
+                remove
+                    .iter()
+                    .copied()
+                    .filter(|id| membership.get_node(id).is_some())
+                    .collect()
+            };
+            if !learners.is_empty() {
+                raft.change_membership(ChangeMembers::RemoveNodes(learners), false)
+                    .await
+                    .map_err(propose_error)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Makes `voters` the voting members (joint consensus); members not in
     /// `voters` stay as learners. Every voter must have been added as a
     /// learner first. Leader only.
@@ -427,6 +529,7 @@ impl Consensus {
     /// proposes it; the outcome comes back once the leader has applied it
     /// (this node applies it when replication reaches it).
     pub async fn propose(&self, batch: TxnBatch) -> Result<BatchOutcome, ProposeError> {
+        self.check_running()?;
         if self.is_leader() {
             return self.propose_local(batch).await;
         }
@@ -435,12 +538,17 @@ impl Consensus {
             .await?
         {
             network::PeerResponse::Propose(r) => r,
-            _ => Err(ProposeError::Unavailable("mismatched leader response".into())),
+            _ => Err(ProposeError::Unavailable(
+                "mismatched leader response".into(),
+            )),
         }
     }
 
     /// Propose on this node only (the leader's side of a forwarded batch).
-    pub(crate) async fn propose_local(&self, batch: TxnBatch) -> Result<BatchOutcome, ProposeError> {
+    pub(crate) async fn propose_local(
+        &self,
+        batch: TxnBatch,
+    ) -> Result<BatchOutcome, ProposeError> {
         match self.inner.raft.client_write(batch).await {
             Ok(response) => Ok(response.data),
             Err(e) => Err(propose_error(e)),
@@ -467,6 +575,13 @@ impl Consensus {
         self.inner.app.session_activity(session_ids);
     }
 
+    fn check_running(&self) -> Result<(), ProposeError> {
+        if self.inner.shut_down.load(Ordering::SeqCst) {
+            return Err(ProposeError::Unavailable("consensus is shut down".into()));
+        }
+        Ok(())
+    }
+
     /// Send a request to the current leader over the leader link.
     async fn forward(
         &self,
@@ -475,7 +590,9 @@ impl Consensus {
         let (leader, addr) = {
             let m = self.inner.raft.metrics();
             let m = m.borrow();
-            let leader = m.current_leader.ok_or(ProposeError::NotLeader { leader: None })?;
+            let leader = m
+                .current_leader
+                .ok_or(ProposeError::NotLeader { leader: None })?;
             let addr = m
                 .membership_config
                 .membership()
@@ -504,10 +621,13 @@ impl Consensus {
     /// linearizable read must see applied (ZooKeeper's `sync`:
     /// then [`Consensus::wait_applied`] here, or on the follower that asked).
     pub async fn read_index(&self) -> Result<u64, ProposeError> {
+        self.check_running()?;
         if !self.is_leader() {
             return match self.forward(network::PeerRequestBody::ReadIndex).await? {
                 network::PeerResponse::ReadIndex(r) => r,
-                _ => Err(ProposeError::Unavailable("mismatched leader response".into())),
+                _ => Err(ProposeError::Unavailable(
+                    "mismatched leader response".into(),
+                )),
             };
         }
         self.read_index_local().await
@@ -563,6 +683,7 @@ impl Consensus {
                 .nodes()
                 .map(|(id, node)| (*id, node.addr.clone()))
                 .collect(),
+            membership_index: m.membership_config.log_id().map_or(0, |l| l.index),
             replication: m
                 .replication
                 .as_ref()

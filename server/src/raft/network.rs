@@ -34,7 +34,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use super::type_config::TypeConfig;
-use super::{Consensus, ProposeError};
+use super::{Consensus, MembershipChange, ProposeError};
 use crate::txn::{BatchOutcome, TxnBatch};
 
 /// Largest peer frame (AppendEntries batches, snapshot chunks).
@@ -67,6 +67,8 @@ pub(crate) enum PeerRequestBody {
     ReadIndex,
     /// A follower reports sessions it saw alive.
     SessionActivity(Vec<i64>),
+    /// A member asks the leader to change the membership.
+    Reconfigure(MembershipChange),
 }
 
 /// The answer to a [`PeerRequest`].
@@ -78,6 +80,7 @@ pub(crate) enum PeerResponse {
     Propose(Result<BatchOutcome, ProposeError>),
     ReadIndex(Result<u64, ProposeError>),
     SessionActivity,
+    Reconfigure(Result<(), ProposeError>),
     /// The request reached a node other than its target.
     WrongNode {
         node_id: u64,
@@ -425,6 +428,9 @@ async fn serve_connection(stream: TcpStream, consensus: Consensus) -> io::Result
                 PeerRequestBody::SessionActivity(ids) => {
                     consensus.deliver_session_activity(&ids);
                     PeerResponse::SessionActivity
+                }
+                PeerRequestBody::Reconfigure(change) => {
+                    PeerResponse::Reconfigure(consensus.reconfigure_local(change).await)
                 }
             }
         };

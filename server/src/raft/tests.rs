@@ -59,6 +59,7 @@ fn batch(marker: i64) -> TxnBatch {
             auth: vec![],
             is_super: false,
             op: TxnOp::Noop,
+            origin: None,
         }],
     }
 }
@@ -556,19 +557,14 @@ mod ensemble {
             let outcome = propose_anywhere(&all, i).await;
             assert_eq!(outcome.outcomes[0].zxid, i + 1);
         }
-        // A follower refuses and names the leader.
+        // A follower forwards read-index requests (and proposals, below)
+        // to the leader.
         let follower = members
             .iter()
             .find(|m| m.consensus.status().node_id != leader)
             .unwrap();
-        match follower.consensus.propose(batch(-1)).await {
-            Err(ProposeError::NotLeader { leader: Some(l) }) => assert_eq!(l, leader),
-            other => panic!("expected NotLeader, got {other:?}"),
-        }
-        assert!(matches!(
-            follower.consensus.read_index().await,
-            Err(ProposeError::NotLeader { leader: Some(_) })
-        ));
+        let read = follower.consensus.read_index().await.unwrap();
+        assert!(read >= 60, "read index {read} covers the writes");
         let leader_member = members
             .iter()
             .find(|m| m.consensus.status().node_id == leader)
@@ -623,6 +619,18 @@ mod ensemble {
         for m in members.iter().chain([&learner]) {
             eventually("survivors apply", || m.app.markers().len() == 70).await;
             assert_eq!(m.app.markers(), (0..70).collect::<Vec<_>>());
+        }
+        // A follower's proposal is forwarded to the (new) leader and
+        // applied everywhere.
+        let leader = leader_of(&survivors).await;
+        let follower = survivors
+            .iter()
+            .find(|m| m.consensus.status().node_id != leader)
+            .unwrap();
+        let forwarded = follower.consensus.propose(batch(70)).await.unwrap();
+        assert_eq!(forwarded.outcomes[0].zxid, 71);
+        for m in &survivors {
+            eventually("forwarded write applies", || m.app.markers().len() == 71).await;
         }
         for m in members.iter().chain([&learner]) {
             m.consensus.shutdown().await.unwrap();
