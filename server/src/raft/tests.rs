@@ -375,60 +375,6 @@ mod files {
     }
 }
 
-/// Prints propose throughput; run with
-/// `cargo test --release -p corral-server raft::tests::throughput -- --ignored --nocapture`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore]
-async fn throughput() {
-    let dir = tempfile::tempdir().unwrap();
-    let (consensus, _app) = start(config(dir.path())).await;
-    let n = 2_000;
-    let t = Instant::now();
-    for i in 0..n {
-        consensus.propose(batch(i)).await.unwrap();
-    }
-    let e = t.elapsed();
-    println!(
-        "sequential: {n} proposals in {e:?} -> {:.0}/s, {:.3} ms each",
-        n as f64 / e.as_secs_f64(),
-        e.as_secs_f64() * 1000.0 / n as f64
-    );
-    for in_flight in [16usize, 128] {
-        let sem = Arc::new(tokio::sync::Semaphore::new(in_flight));
-        let t = Instant::now();
-        let tasks: Vec<_> = (0..n * 2)
-            .map(|i| {
-                let c = consensus.clone();
-                let sem = sem.clone();
-                tokio::spawn(async move {
-                    let _permit = sem.acquire_owned().await.unwrap();
-                    c.propose(batch(i)).await.unwrap();
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
-        let e = t.elapsed();
-        println!(
-            "{in_flight} in flight: {} proposals in {e:?} -> {:.0}/s",
-            n * 2,
-            (n * 2) as f64 / e.as_secs_f64()
-        );
-    }
-    let t = Instant::now();
-    for i in 0..n / 16 {
-        let mut b = batch(i);
-        b.txns = (0..16).flat_map(|j| batch(i * 16 + j).txns).collect();
-        consensus.propose(b).await.unwrap();
-    }
-    let e = t.elapsed();
-    println!(
-        "sequential batches of 16 txns: {n} txns in {e:?} -> {:.0} txns/s",
-        n as f64 / e.as_secs_f64()
-    );
-    consensus.shutdown().await.unwrap();
-}
 
 mod ensemble {
     use super::*;
