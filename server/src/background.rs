@@ -16,15 +16,9 @@ use crate::txn::{OpResult, TxnOp};
 /// ZooKeeper's new leaders do, so nobody expires for the failover.
 pub async fn expire_sessions(server: Arc<Server>, shutdown: impl Future<Output = ()>) {
     let half_tick = Duration::from_millis((server.config.tick_time_ms / 2).max(1));
-    let mut tick = tokio::time::interval(half_tick);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
+    let mut ticks = Periodic::new(half_tick, shutdown);
     let mut was_leader = server.is_leader();
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tick.tick() => {}
-        }
+    while ticks.next().await {
         let leader = server.is_leader();
         if leader && !was_leader {
             tracing::info!("leading: every session gets a fresh timeout");
@@ -59,14 +53,8 @@ pub async fn expire_sessions(server: Arc<Server>, shutdown: impl Future<Output =
 /// `container_check_interval_ms` until `shutdown`.
 pub async fn reap_nodes(server: Arc<Server>, shutdown: impl Future<Output = ()>) {
     let period = Duration::from_millis(server.config.container_check_interval_ms.max(10));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tick.tick() => {}
-        }
+    let mut ticks = Periodic::new(period, shutdown);
+    while ticks.next().await {
         if !server.is_leader() {
             continue;
         }
@@ -96,14 +84,8 @@ pub async fn keep_membership(server: Arc<Server>, shutdown: impl Future<Output =
     if observers.is_empty() {
         return;
     }
-    let mut tick = tokio::time::interval(Duration::from_secs(2));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => return,
-            _ = tick.tick() => {}
-        }
+    let mut ticks = Periodic::new(Duration::from_secs(2), shutdown);
+    while ticks.next().await {
         let Some(consensus) = server.consensus() else {
             continue;
         };
@@ -120,6 +102,31 @@ pub async fn keep_membership(server: Arc<Server>, shutdown: impl Future<Output =
             if let Err(e) = consensus.add_learner(m.id, m.peer_addr.clone()).await {
                 tracing::warn!(id = m.id, error = %e, "observer not added yet");
             }
+        }
+    }
+}
+
+/// A period that ends when a shutdown future resolves.
+struct Periodic<F> {
+    interval: tokio::time::Interval,
+    shutdown: std::pin::Pin<Box<F>>,
+}
+
+impl<F: Future<Output = ()>> Periodic<F> {
+    fn new(period: Duration, shutdown: F) -> Periodic<F> {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Periodic {
+            interval,
+            shutdown: Box::pin(shutdown),
+        }
+    }
+
+    /// Wait for the next tick; false once shut down.
+    async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = &mut self.shutdown => false,
+            _ = self.interval.tick() => true,
         }
     }
 }

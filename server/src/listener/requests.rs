@@ -17,7 +17,7 @@ use super::connection::{ConnState, Connection};
 use crate::admin::reconfig;
 use crate::config::Config;
 use crate::state::Server;
-use crate::tree::{acl, Database};
+use crate::tree::{acl, Database, Node};
 use crate::txn::{OpResult, TxnOp, TxnOutcome};
 use crate::watch::{WatchKind, WatchManager};
 
@@ -492,12 +492,14 @@ fn get_data(
     path: &str,
     watch: bool,
 ) -> Result<(Vec<u8>, corral::proto::Stat), ErrorCode> {
-    valid(path)?;
-    let node = db.node(path).ok_or(ErrorCode::NoNode)?;
-    acl::check_acl(node.acl(), Perms::READ, &st.auth, st.is_super)?;
-    if watch {
-        watches.add(conn.id, path, WatchKind::Data);
-    }
+    let node = readable(
+        db,
+        watches,
+        conn,
+        st,
+        path,
+        watch.then_some(WatchKind::Data),
+    )?;
     if path == reconfig::CONFIG_PATH {
         return Ok(reconfig::client_view(server, node));
     }
@@ -512,13 +514,34 @@ fn get_children(
     path: &str,
     watch: bool,
 ) -> Result<(Vec<String>, corral::proto::Stat), ErrorCode> {
+    let node = readable(
+        db,
+        watches,
+        conn,
+        st,
+        path,
+        watch.then_some(WatchKind::Child),
+    )?;
+    Ok((node.children().map(str::to_string).collect(), node.stat()))
+}
+
+/// The node at `path` if it exists and the session may read it; a watch of
+/// `kind` is left only then, as ZooKeeper does for getData/getChildren.
+fn readable<'a>(
+    db: &'a Database,
+    watches: &mut WatchManager,
+    conn: &Connection,
+    st: &ConnState,
+    path: &str,
+    kind: Option<WatchKind>,
+) -> Result<&'a Node, ErrorCode> {
     valid(path)?;
     let node = db.node(path).ok_or(ErrorCode::NoNode)?;
     acl::check_acl(node.acl(), Perms::READ, &st.auth, st.is_super)?;
-    if watch {
-        watches.add(conn.id, path, WatchKind::Child);
+    if let Some(kind) = kind {
+        watches.add(conn.id, path, kind);
     }
-    Ok((node.children().map(str::to_string).collect(), node.stat()))
+    Ok(node)
 }
 
 fn get_acl(db: &Database, st: &ConnState, path: &str) -> Result<Response, ErrorCode> {
