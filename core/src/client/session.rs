@@ -591,22 +591,36 @@ impl SessionTask {
 
     /// A dropped persistent watcher was the last of its kind on its path:
     /// remove the server's watch, unless a new one was set or is being set.
+    ///
+    /// ZooKeeper before 3.9 has no per-mode removal (`WatcherType` 4 and 5
+    /// are refused) and keeps one watch per connection and path, whatever
+    /// its mode; so the client removes `Any`, and only when no local
+    /// watcher of any kind is left on the path. Otherwise the server's
+    /// watch stays and the registry drops the events nobody wants.
     fn remove_dropped(&mut self, conn: &mut Connection, notice: DropNotice) {
-        if lock(&self.shared.registry).has(&notice.path, notice.kind) {
-            return;
+        let kinds = [
+            WatchKind::Data,
+            WatchKind::Exist,
+            WatchKind::Child,
+            WatchKind::Persistent,
+            WatchKind::PersistentRecursive,
+        ];
+        {
+            let registry = lock(&self.shared.registry);
+            if kinds.iter().any(|k| registry.has(&notice.path, *k)) {
+                return;
+            }
         }
-        let being_added = conn.in_flight.iter().any(|entry| {
-            matches!(&entry.after, AfterReply::Watch(w) if w.path == notice.path && w.kind == notice.kind)
-        }) || self.backlog.iter().any(|c| {
-            matches!(c, Command::Request { after: AfterReply::Watch(w), .. } if w.path == notice.path && w.kind == notice.kind)
+        let being_added = conn.in_flight.iter().any(
+            |entry| matches!(&entry.after, AfterReply::Watch(w) if w.path == notice.path),
+        ) || self.backlog.iter().any(|c| {
+            matches!(c, Command::Request { after: AfterReply::Watch(w), .. } if w.path == notice.path)
         });
         if being_added {
             return;
         }
-        let watcher_type = match notice.kind {
-            WatchKind::PersistentRecursive => WatcherType::PersistentRecursive,
-            _ => WatcherType::Persistent,
-        };
+        debug!(path = %notice.path, kind = ?notice.kind, "removing the watch of dropped watchers");
+        let watcher_type = WatcherType::Any;
         let xid = self.next_xid();
         let request = Request::RemoveWatches(RemoveWatchesRequest {
             path: crate::path::apply_chroot(&self.shared.chroot, &notice.path),
