@@ -174,7 +174,10 @@ impl Client {
         }
         match tokio::time::timeout(self.shared().request_timeout, rx).await {
             Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(_)) => Err(self.shared().end_error()),
+            // Dropped unanswered: the client ended, or (defensively) the
+            // request was lost with its connection.
+            Ok(Err(_)) if self.shared().has_ended() => Err(self.shared().end_error()),
+            Ok(Err(_)) => Err(Error::ConnectionLoss),
             Err(_) => Err(Error::Timeout),
         }
     }

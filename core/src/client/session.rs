@@ -687,9 +687,11 @@ impl SessionTask {
                     return Ok(Err(Error::Protocol(format!("reply to unknown xid {xid}"))));
                 };
                 if entry.xid != xid {
+                    let expected = entry.xid;
+                    // Put it back: it fails with ConnectionLoss like the rest.
+                    conn.in_flight.push_front(entry);
                     return Ok(Err(Error::Protocol(format!(
-                        "reply xid {xid} out of order, expected {}",
-                        entry.xid
+                        "reply xid {xid} out of order, expected {expected}"
                     ))));
                 }
                 if entry.op == OpCode::CloseSession {
@@ -826,3 +828,7 @@ async fn write_loop(mut writer: OwnedWriteHalf, mut frames: mpsc::UnboundedRecei
     }
     let _ = writer.shutdown().await;
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
