@@ -248,6 +248,29 @@ impl Client {
         }
     }
 
+    /// Creates `path` and every missing ancestor as empty persistent nodes
+    /// with the open ACL (kazoo's `ensure_path`); nodes that already exist
+    /// are left alone.
+    pub async fn ensure_path(&self, path: &str) -> Result<()> {
+        self.checked_path(path, false)?;
+        if path == "/" || self.exists(path).await?.is_some() {
+            return Ok(());
+        }
+        let mut prefix = String::new();
+        for segment in path.split('/').skip(1) {
+            prefix.push('/');
+            prefix.push_str(segment);
+            match self
+                .create(&prefix, b"", &CreateOptions::persistent())
+                .await
+            {
+                Ok(_) | Err(Error::NodeExists { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes a node; `version` is the expected data version (`None`: any).
     /// Fails with `NoNode`, `BadVersion`, `NotEmpty`.
     pub async fn delete(&self, path: &str, version: Option<i32>) -> Result<()> {

@@ -463,3 +463,15 @@ fn watcher_streams_are_streams() {
     is_stream::<crate::client::PersistentWatcher>();
     is_stream::<crate::client::StateWatcher>();
 }
+
+#[test]
+fn handles_and_watchers_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<Client>();
+    send_sync::<crate::client::MultiBuilder>();
+    send::<crate::client::OneshotWatcher>();
+    send_sync::<crate::client::PersistentWatcher>();
+    send_sync::<crate::client::StateWatcher>();
+    send_sync::<Error>();
+}
