@@ -124,7 +124,10 @@ impl Connector {
     }
 
     /// Whether a read-only server (one cut off from its quorum) may serve
-    /// this client's reads. Default false.
+    /// this client's reads (state `ConnectedReadOnly`; writes fail with
+    /// `NotReadOnly`). Unlike the Java client, this client does not look
+    /// for a read-write server while connected to a read-only one; it moves
+    /// on only when that connection breaks. Default false.
     pub fn read_only(mut self, allowed: bool) -> Connector {
         self.read_only = allowed;
         self

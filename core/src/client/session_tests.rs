@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use bytes::BytesMut;
+use futures::FutureExt;
 use futures_core::Stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -200,21 +201,13 @@ async fn pipelined_replies_match_in_order_and_events_come_first() {
     assert_eq!((a_data.as_slice(), a_stat.mzxid), (&b"a"[..], 5));
     assert_eq!(b.unwrap().0, b"b");
     set.unwrap();
-    let event = futures_now(watcher.changed()).expect("event before the reply");
+    let event = watcher
+        .changed()
+        .now_or_never()
+        .expect("event before the reply");
     assert_eq!(event.event_type, EventType::NodeDataChanged);
     assert_eq!(client.last_zxid(), 9);
     server.await.unwrap();
-}
-
-/// Polls a future once.
-fn futures_now<F: std::future::Future>(fut: F) -> Option<F::Output> {
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    let mut fut = std::pin::pin!(fut);
-    match fut.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(v) => Some(v),
-        std::task::Poll::Pending => None,
-    }
 }
 
 #[tokio::test]
@@ -474,4 +467,44 @@ fn handles_and_watchers_cross_threads() {
     send_sync::<crate::client::PersistentWatcher>();
     send_sync::<crate::client::StateWatcher>();
     send_sync::<Error>();
+}
+
+#[tokio::test]
+async fn many_watches_are_re_registered_in_bounded_batches() {
+    let fake = Fake::new().await;
+    let (client, mut conn) = connect(&fake, Connector::new(&fake.connect_string()), 30_000).await;
+    let paths: Vec<String> = (0..2000)
+        .map(|i| format!("/{}{i:05}", "x".repeat(100)))
+        .collect();
+    let server = tokio::spawn(async move {
+        for _ in 0..2000 {
+            let (header, _) = conn.request().await;
+            conn.reply(header.xid, 1, data(b"", 1)).await;
+        }
+        conn
+    });
+    let watches =
+        futures::future::join_all(paths.iter().map(|p| client.get_and_watch_data(p))).await;
+    let _watchers: Vec<_> = watches.into_iter().map(|r| r.unwrap().2).collect();
+    drop(server.await.unwrap());
+
+    let (mut conn, _) = fake.session(30_000).await;
+    let mut seen = Vec::new();
+    let mut packets = 0;
+    while seen.len() < paths.len() {
+        let frame = conn.frame().await;
+        assert!(frame.len() <= 130 * 1024, "{} bytes", frame.len());
+        let (header, request) = decode_request(&frame).unwrap();
+        assert_eq!(header.xid, SET_WATCHES_XID);
+        // No persistent watches: the pre-3.6 SetWatches will do.
+        let Request::SetWatches(set) = request else {
+            panic!("expected SetWatches, got {request:?}");
+        };
+        assert_eq!(set.relative_zxid, 1);
+        seen.extend(set.data_watches);
+        packets += 1;
+    }
+    assert!(packets >= 2, "{packets} packets");
+    seen.sort();
+    assert_eq!(seen, paths);
 }
