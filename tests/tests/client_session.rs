@@ -321,6 +321,59 @@ async fn session_hand_over(kind: ServerKind) {
     );
 }
 
+async fn hand_over_with_detach(kind: ServerKind) {
+    let connect_string = shared_connect_string(kind).await;
+    let first = connect(&connect_string).await;
+    let root = unique_root(&first, "detach").await;
+    let (ephemeral, _) = first
+        .create(&format!("{root}/eph"), b"", &CreateOptions::ephemeral())
+        .await
+        .unwrap();
+    let (_, _, watcher) = first.get_and_watch_data(&root).await.unwrap();
+    let clone = first.clone();
+    let info = first.session();
+    first.detach().await;
+    // Every handle is finished, clones included; the session is not.
+    assert_eq!(clone.state(), SessionState::Closed);
+    assert_eq!(clone.exists("/").await, Err(Error::ClientClosed));
+    let event = within("watcher end", watcher.changed()).await;
+    assert_eq!(
+        (event.event_type, event.state),
+        (EventType::None, KeeperState::Closed)
+    );
+
+    let second = connector(&connect_string)
+        .session(info.clone())
+        .connect()
+        .await
+        .unwrap();
+    let stat = second.exists(&ephemeral).await.unwrap().expect("kept");
+    assert_eq!(stat.ephemeral_owner, info.id);
+    second.close().await.unwrap();
+}
+
+async fn the_server_drops_the_old_connection_of_a_resumed_session(kind: ServerKind) {
+    let connect_string = shared_connect_string(kind).await;
+    let first = connect(&connect_string).await;
+    let mut states = first.state_watcher();
+    let second = connector(&connect_string)
+        .session(first.session())
+        .connect()
+        .await
+        .unwrap();
+    // One session, one connection: the server closes the older one.
+    wait_state(&mut states, SessionState::Disconnected).await;
+    // The old client would take the session back when it reconnects;
+    // detaching it leaves the session to the new one.
+    first.detach().await;
+    eventually("the new owner is served", || async {
+        second.exists("/").await.is_ok()
+    })
+    .await;
+    assert_eq!(second.session().id, first.session().id);
+    second.close().await.unwrap();
+}
+
 async fn wrong_password_is_refused(kind: ServerKind) {
     let connect_string = shared_connect_string(kind).await;
     let owner = connect(&connect_string).await;
@@ -402,6 +455,8 @@ against_both!(
     failover_to_the_next_host,
     session_expiry,
     session_hand_over,
+    hand_over_with_detach,
+    the_server_drops_the_old_connection_of_a_resumed_session,
     wrong_password_is_refused,
     request_timeout,
     timeouts_are_negotiated,

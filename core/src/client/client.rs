@@ -38,10 +38,11 @@ use crate::proto::{
 /// client has ended, and [`Error::InvalidPath`] for paths ZooKeeper would
 /// refuse.
 ///
-/// Dropping the last handle stops the connection **without** closing the
-/// session: its ephemerals stay until the session times out (or until
-/// another client resumes it, see [`Connector::session`]). Call
-/// [`close`](Client::close) to end the session now.
+/// Dropping the last handle (or [`detach`](Client::detach)) stops the
+/// connection **without** closing the session: its ephemerals stay until
+/// the session times out (or until another client resumes it, see
+/// [`Connector::session`]). Call [`close`](Client::close) to end the
+/// session now.
 ///
 /// ```no_run
 /// use corral::client::{Client, CreateOptions};
@@ -581,6 +582,25 @@ impl Client {
         match tokio::time::timeout(bound, rx).await {
             Ok(_) => Ok(()),
             Err(_) => Err(Error::Timeout),
+        }
+    }
+
+    /// Stops this client **without** ending its session, for a hand-over:
+    /// the connection is dropped, watchers end with a `Closed` event, later
+    /// calls fail with [`Error::ClientClosed`], but the session and its
+    /// ephemerals live on until another client resumes it
+    /// ([`Connector::session`] with [`session`](Client::session)) or its
+    /// timeout passes. Dropping every handle does the same; `detach` also
+    /// works while clones are alive (recipes, bindings).
+    pub async fn detach(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .inner
+            .commands
+            .send(Command::Detach { reply: tx })
+            .is_ok()
+        {
+            let _ = rx.await;
         }
     }
 

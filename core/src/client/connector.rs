@@ -106,8 +106,8 @@ impl Connector {
     /// the server expires. So after a hand-over:
     ///
     /// - the old client must **not** [`close`](Client::close) (that ends
-    ///   the session and deletes its ephemerals); drop it, or let its
-    ///   process exit;
+    ///   the session and deletes its ephemerals); call
+    ///   [`detach`](Client::detach), drop it, or let its process exit;
     /// - while both are alive they fight over the one session: the server
     ///   keeps the newest connection and closes the older one (ZooKeeper
     ///   answers requests on the old one with `SESSIONMOVED` in an

@@ -92,6 +92,10 @@ pub(crate) enum Command {
     Close {
         reply: oneshot::Sender<()>,
     },
+    /// Stop without closing the session (hand-over).
+    Detach {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// A host of the connect string.
@@ -230,7 +234,9 @@ impl SessionTask {
             tokio::select! {
                 output = &mut fut => return Ok(output),
                 command = self.commands.recv(), if !self.commands_closed => match command {
-                    Some(Command::Close { reply }) => return Err(End::Closed(Some(reply))),
+                    Some(Command::Close { reply } | Command::Detach { reply }) => {
+                        return Err(End::Closed(Some(reply)))
+                    }
                     Some(command) => self.backlog.push_back(command),
                     None => {
                         self.commands_closed = true;
@@ -522,6 +528,10 @@ impl SessionTask {
                 let bound = self.shared.request_timeout.min(self.session.timeout);
                 conn.closing = Some((Some(reply), Instant::now() + bound));
             }
+            Command::Detach { reply } => {
+                // Ends the connection at once, without closeSession.
+                conn.closing = Some((Some(reply), Instant::now()));
+            }
         }
     }
 
@@ -797,7 +807,7 @@ impl SessionTask {
                 Command::Request { reply, .. } | Command::Auth { reply, .. } => {
                     let _ = reply.send(Outcome::Failed(error.clone()));
                 }
-                Command::Close { reply } => close_replies.push(reply),
+                Command::Close { reply } | Command::Detach { reply } => close_replies.push(reply),
             }
         }
         lock(&self.shared.registry).terminate(state.keeper_state());
