@@ -388,6 +388,9 @@ impl SessionTask {
         buf: &mut BytesMut,
         state: SessionState,
     ) -> Result<(), End> {
+        // Notices of watchers dropped while disconnected are moot: the
+        // SetWatches below only carries the watchers still alive.
+        while self.drops.try_recv().is_ok() {}
         // Credentials first, so that watches and requests are checked
         // against them (the Java client's `primeConnection` order).
         for (scheme, auth) in self.auth.clone() {
@@ -436,7 +439,6 @@ impl SessionTask {
             let close_at = conn.closing.as_ref().map(|c| c.1);
             let wake_at = close_at.map_or(ping_at.min(dead_at), |c| c.min(ping_at).min(dead_at));
             tokio::select! {
-                biased;
                 read = reader.read_buf(buf) => match read {
                     Ok(0) | Err(_) => {
                         if conn.closing.is_some() {
