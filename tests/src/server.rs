@@ -66,8 +66,13 @@ pub struct ServerOptions {
     pub min_session_timeout_ms: u64,
     /// Highest session timeout granted.
     pub max_session_timeout_ms: u64,
-    /// Extra command-line flags (corral) or `zoo.cfg` lines (ZooKeeper).
+    /// Extra command-line flags (corral) or `zoo.cfg` lines (ZooKeeper),
+    /// e.g. an ensemble's `--id` and peers.
     pub extra: Vec<String>,
+    /// The client port; a free one when `None`. Ensembles that must know
+    /// every member's address before starting any pick theirs with
+    /// [`free_port`].
+    pub port: Option<u16>,
 }
 
 impl ServerOptions {
@@ -78,6 +83,7 @@ impl ServerOptions {
             min_session_timeout_ms: MIN_SESSION_TIMEOUT_MS,
             max_session_timeout_ms: MAX_SESSION_TIMEOUT_MS,
             extra: Vec::new(),
+            port: None,
         }
     }
 }
@@ -190,9 +196,10 @@ impl ServerProcess {
             .tempdir()
             .expect("temporary directory");
         std::fs::create_dir_all(workdir.path().join("data")).expect("data directory");
+        let port = options.port.unwrap_or_else(free_port);
         let mut server = ServerProcess {
             options,
-            port: free_port(),
+            port,
             workdir,
             guard: None,
             pid: None,

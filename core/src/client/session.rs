@@ -199,7 +199,7 @@ impl SessionTask {
         }
     }
 
-    #[tracing::instrument(name = "session", skip_all)]
+    #[tracing::instrument(name = "session", skip_all, fields(session_id = tracing::field::Empty))]
     pub(crate) async fn run(mut self) {
         let end = loop {
             let (stream, buf, state) = match self.establish().await {
@@ -277,6 +277,8 @@ impl SessionTask {
                         timeout: Duration::from_millis(response.timeout_ms as u64),
                     };
                     self.shared.set_session(self.session.clone());
+                    tracing::Span::current()
+                        .record("session_id", format_args!("{:#x}", self.session.id));
                     info!(
                         host = %host.host, port = host.port,
                         session_id = %format_args!("{:#x}", self.session.id),
