@@ -180,6 +180,9 @@ pub struct ServerProcess {
     guard: Option<(Child, ChildStdin)>,
     pid: Option<u32>,
     starts: u32,
+    /// Whether the guard deletes the work dir when the test process exits
+    /// (servers in statics are never dropped, so nothing else would).
+    remove_dir_on_exit: bool,
 }
 
 impl ServerProcess {
@@ -191,6 +194,17 @@ impl ServerProcess {
 
     /// Starts a server with `options`.
     pub fn start_with(options: ServerOptions) -> ServerProcess {
+        ServerProcess::launched(options, false)
+    }
+
+    /// As [`start`](ServerProcess::start), for a server that lives in a
+    /// static until the test process exits: its guard then also deletes
+    /// its work dir. Never [`kill`](ServerProcess::kill) or restart it.
+    pub fn start_for_process(kind: ServerKind) -> ServerProcess {
+        ServerProcess::launched(ServerOptions::new(kind), true)
+    }
+
+    fn launched(options: ServerOptions, remove_dir_on_exit: bool) -> ServerProcess {
         let workdir = tempfile::Builder::new()
             .prefix(&format!("{}-", options.kind.name()))
             .tempdir()
@@ -204,6 +218,7 @@ impl ServerProcess {
             guard: None,
             pid: None,
             starts: 0,
+            remove_dir_on_exit,
         };
         server.launch();
         server
@@ -337,12 +352,18 @@ impl ServerProcess {
         writeln!(log, "--- start #{}: {}", self.starts, command.join(" ")).expect("write log");
         // The guard: start the server in the background, report its pid,
         // wait for stdin to close, then kill and reap it.
-        let script = r#"log="$1"; shift; "$@" </dev/null >>"$log" 2>&1 & pid=$!; echo $pid; read _ignored; kill -9 $pid 2>/dev/null; wait $pid"#;
+        let script = r#"log="$1"; dir="$2"; shift 2; "$@" </dev/null >>"$log" 2>&1 & pid=$!; echo $pid; read _ignored; kill -9 $pid 2>/dev/null; wait $pid; if [ -n "$dir" ]; then rm -rf "$dir"; fi"#;
+        let remove_dir = if self.remove_dir_on_exit {
+            self.workdir.path().display().to_string()
+        } else {
+            String::new()
+        };
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(script)
             .arg("sh")
             .arg(&log_path)
+            .arg(remove_dir)
             .args(&command)
             .current_dir(self.workdir.path())
             .stdin(Stdio::piped())
