@@ -4,8 +4,9 @@
 //! One batch is in the log at a time, and everything that arrives while it
 //! is being made durable forms the next one: under load a batch grows to
 //! `batch_txns_max` transactions sharing one append and one fsync; when
-//! idle a lone write goes out at once. Proposing in arrival order keeps
-//! every session's writes in FIFO order.
+//! idle a lone write goes out at once. A batch is also capped in bytes
+//! ([`BATCH_BYTES_MAX`]) so that a log entry always fits a peer frame.
+//! Proposing in arrival order keeps every session's writes in FIFO order.
 
 use std::sync::Arc;
 
@@ -14,11 +15,40 @@ use tokio::sync::mpsc;
 use crate::state::Server;
 use crate::txn::{Origin, Txn, TxnBatch};
 
+/// Most payload bytes (node data, paths, ACLs) in one batch; a single
+/// transaction larger than this (possible only with a packet limit raised
+/// past it) still goes alone.
+pub const BATCH_BYTES_MAX: usize = 4 * 1024 * 1024;
+
 /// Run until every sender of `proposals` is gone.
 pub async fn run(server: Arc<Server>, mut proposals: mpsc::Receiver<Txn>) {
     let max = server.config.batch_txns_max;
     let mut txns = Vec::with_capacity(max);
-    while proposals.recv_many(&mut txns, max).await > 0 {
+    let mut carried: Option<Txn> = None;
+    loop {
+        // Start from the transaction the last batch had no room for, else
+        // wait for one; then take whatever else is queued, within bounds.
+        let first = match carried.take() {
+            Some(t) => t,
+            None => match proposals.recv().await {
+                Some(t) => t,
+                None => return,
+            },
+        };
+        let mut bytes = first.payload_bytes();
+        txns.push(first);
+        while txns.len() < max {
+            let Ok(t) = proposals.try_recv() else {
+                break;
+            };
+            let size = t.payload_bytes();
+            if bytes + size > BATCH_BYTES_MAX {
+                carried = Some(t);
+                break;
+            }
+            bytes += size;
+            txns.push(t);
+        }
         let Some(consensus) = server.consensus() else {
             tracing::warn!("proposal before the log started; dropping");
             let origins: Vec<Origin> = txns.drain(..).filter_map(|t| t.origin).collect();

@@ -42,6 +42,44 @@ pub struct Txn {
     pub origin: Option<Origin>,
 }
 
+impl Txn {
+    /// Approximate size of what the transaction carries (data, paths,
+    /// ACLs), to bound batches.
+    pub fn payload_bytes(&self) -> usize {
+        64 + self
+            .auth
+            .iter()
+            .map(|id| id.id.len() + id.scheme.len())
+            .sum::<usize>()
+            + self.op.payload_bytes()
+    }
+}
+
+impl TxnOp {
+    fn payload_bytes(&self) -> usize {
+        let acl_bytes = |acl: &[Acl]| {
+            acl.iter()
+                .map(|a| 8 + a.id.id.len() + a.id.scheme.len())
+                .sum::<usize>()
+        };
+        match self {
+            TxnOp::Create {
+                path, data, acl, ..
+            } => path.len() + data.len() + acl_bytes(acl),
+            TxnOp::SetData { path, data, .. } => path.len() + data.len(),
+            TxnOp::SetAcl { path, acl, .. } => path.len() + acl_bytes(acl),
+            TxnOp::Delete { path, .. } | TxnOp::Check { path, .. } => path.len(),
+            TxnOp::Multi(ops) => ops.iter().map(TxnOp::payload_bytes).sum(),
+            TxnOp::Reap { paths } => paths.iter().map(String::len).sum(),
+            TxnOp::ExpireSessions { session_ids } => 8 * session_ids.len(),
+            TxnOp::CreateSession { .. }
+            | TxnOp::CloseSession
+            | TxnOp::AttachSession { .. }
+            | TxnOp::Noop => 16,
+        }
+    }
+}
+
 /// The proposer of a transaction, so that the server holding the client's
 /// connection can answer it the moment it applies the transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
