@@ -369,12 +369,15 @@ async fn handle_packet(
             let (Ok(xid), Ok(_)) = (r.read_i32(), r.read_i32()) else {
                 return Err(format!("unreadable request header: {e}"));
             };
-            let code = match e {
-                DecodeError::UnknownOpCode(_) => ErrorCode::Unimplemented,
-                _ => ErrorCode::MarshallingError,
+            // ZooKeeper answers an unknown opcode with UNIMPLEMENTED and
+            // drops the connection; a malformed body gets MARSHALLINGERROR
+            // and the session goes on.
+            let op = match e {
+                DecodeError::UnknownOpCode(_) => LocalOp::Fatal(ErrorCode::Unimplemented),
+                _ => LocalOp::Error(ErrorCode::MarshallingError),
             };
             tracing::debug!(conn = conn.id, xid, error = %e, "bad request");
-            conn.submit_local(server, xid, LocalOp::Error(code));
+            conn.submit_local(server, xid, op);
             return Ok(());
         }
     };

@@ -52,6 +52,9 @@ pub enum LocalOp {
     Error(ErrorCode),
     /// A request already carried out (reconfig): answered with this.
     Done(Result<Response, ErrorCode>),
+    /// Answered with this code, then the connection closes (an unknown
+    /// opcode, as ZooKeeper answers it).
+    Fatal(ErrorCode),
 }
 
 /// Where a request goes.
@@ -311,6 +314,11 @@ pub fn execute_local(
     let request = match op {
         LocalOp::Error(code) => return reply(xid, zxid, Err(code)),
         LocalOp::Done(result) => return reply(xid, zxid, result),
+        LocalOp::Fatal(code) => {
+            let mut r = reply(xid, -1, Err(code));
+            r.close = true;
+            return r;
+        }
         LocalOp::Request(request) => request,
     };
     let mut events = Vec::new();

@@ -116,5 +116,7 @@ def test_unknown_opcode(server):
     reply = c.request(9999, b"\x00\x01\x02")
     # ZooKeeper answers UNIMPLEMENTED (with zxid -1) and then drops the connection.
     assert reply.err == w.UNIMPLEMENTED
+    assert reply.zxid == -1
+    assert c.is_closed_by_server(10)
     c.drop()
     assert_server_healthy(server)
