@@ -18,12 +18,17 @@ ZKCLI = os.environ.get("ZKCLI", "/usr/share/zookeeper/bin/zkCli.sh")
 RUN_TIMEOUT_S = 60
 
 
+# Lines zkCli prints on its own: SLF4J notices, and the session's connect
+# event, which its event thread prints at any point of the command's output.
+NOISE = ("SLF4J:", "WATCHER::", "WatchedEvent state:SyncConnected type:None path:null")
+
+
 def zkcli(server, *args):
-    """Run one zkCli command; returns (exit code, stdout + stderr with SLF4J noise dropped)."""
+    """Run one zkCli command; returns (exit code, stdout + stderr without zkCli's noise)."""
     proc = subprocess.run([ZKCLI, "-server", server.hosts, *args], capture_output=True,
                           text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL)
     lines = [line for line in (proc.stdout + proc.stderr).splitlines()
-             if not line.startswith("SLF4J:")]
+             if line.strip() and not line.startswith(NOISE)]
     return proc.returncode, "\n".join(lines)
 
 
