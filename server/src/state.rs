@@ -234,6 +234,11 @@ impl Server {
                 Some(Pending::Waiter(_)) | None => {}
             }
         }
+        // Reads that waited for those proposals need not wait any longer.
+        let db = self.db.read().expect("db lock");
+        let mut watches = self.watches.lock().expect("watches lock");
+        let conns = self.conns.lock().expect("conns lock");
+        self.resume_blocked(&db, &mut watches, &conns);
     }
 
     fn own_origin(&self, txn: &Txn) -> Option<u64> {
@@ -259,26 +264,30 @@ impl Server {
     }
 
     /// Apply one committed batch: the state machine's only entry point.
+    ///
+    /// Transaction by transaction: apply it, push its watch events, answer
+    /// its request, then answer the reads it was the last barrier of. So
+    /// every reply reflects exactly the transactions before it in the log
+    /// (a read never sees a later write, not even its own session's), and
+    /// every event precedes any reply that reflects its change.
     fn apply_batch(&self, batch: TxnBatch) -> BatchOutcome {
         let mut db = self.db.write().expect("db lock");
-        let mut triggers = Vec::new();
-        let outcome = db.apply_batch(&batch, &mut triggers);
         let mut watches = self.watches.lock().expect("watches lock");
         let conns = self.conns.lock().expect("conns lock");
-        let mut triggers = triggers.into_iter().peekable();
-        for (txn, out) in batch.txns.iter().zip(&outcome.outcomes) {
-            // Events first, in zxid order, then the reply of the request
-            // that caused them.
-            while let Some(t) = triggers.next_if(|t| t.zxid <= out.zxid) {
-                let event = WatcherEvent {
-                    event_type: t.event.code(),
-                    state: KeeperState::SyncConnected.code(),
-                    path: t.path.clone(),
-                };
+        let mut triggers = Vec::new();
+        let mut outcomes = Vec::with_capacity(batch.txns.len());
+        for txn in &batch.txns {
+            let out = db.apply_next(txn, &mut triggers);
+            for t in triggers.drain(..) {
                 let notified = watches.trigger(&t.path, t.event);
                 if notified.is_empty() {
                     continue;
                 }
+                let event = WatcherEvent {
+                    event_type: t.event.code(),
+                    state: KeeperState::SyncConnected.code(),
+                    path: t.path,
+                };
                 // ZooKeeper 3.8 sends notifications with zxid -1.
                 let frame = Bytes::from(encode_notification(-1, &event));
                 for conn_id in notified {
@@ -287,7 +296,7 @@ impl Server {
                     }
                 }
             }
-            self.session_bookkeeping(txn, out, &conns);
+            self.session_bookkeeping(txn, &out, &conns);
             if let Some(request_id) = self.own_origin(txn) {
                 self.applied_request_id
                     .fetch_max(request_id, Ordering::AcqRel);
@@ -298,28 +307,39 @@ impl Server {
                     .remove(&request_id);
                 match pending {
                     Some(Pending::Request { conn, shape }) => {
-                        conn.complete_write(self, &db, &mut watches, out, &shape);
+                        conn.complete_write(self, &db, &mut watches, &out, &shape);
                     }
                     Some(Pending::Waiter(tx)) => {
                         let _ = tx.send(out.clone());
                     }
                     None => {}
                 }
+                self.resume_blocked(&db, &mut watches, &conns);
             }
+            outcomes.push(out);
         }
-        if let Some(t) = triggers.next() {
-            // Every trigger carries the zxid of the transaction that caused
-            // it, so none can come after the last outcome.
-            panic!("watch trigger {t:?} has no transaction");
-        }
-        // Reads that waited for these writes can go now.
-        let blocked: Vec<ConnId> = self.blocked.lock().expect("blocked lock").drain().collect();
+        BatchOutcome { outcomes }
+    }
+
+    /// Answer the reads whose barrier has now passed.
+    fn resume_blocked(
+        &self,
+        db: &Database,
+        watches: &mut WatchManager,
+        conns: &HashMap<ConnId, Arc<Connection>>,
+    ) {
+        let blocked: Vec<ConnId> = {
+            let mut set = self.blocked.lock().expect("blocked lock");
+            if set.is_empty() {
+                return;
+            }
+            set.drain().collect()
+        };
         for conn_id in blocked {
             if let Some(conn) = conns.get(&conn_id) {
-                conn.resume_locals(self, &db, &mut watches);
+                conn.resume_locals(self, db, watches);
             }
         }
-        outcome
     }
 
     /// Keep the liveness tracker and connections in line with sessions

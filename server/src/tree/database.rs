@@ -107,21 +107,24 @@ impl Database {
         let outcomes = batch
             .txns
             .iter()
-            .map(|txn| {
-                // A sync barrier changes nothing and, as ZooKeeper's sync,
-                // takes no zxid of its own.
-                if txn.op == TxnOp::Noop {
-                    return TxnOutcome {
-                        zxid: self.last_zxid,
-                        result: Ok(OpResult::Done),
-                    };
-                }
-                let zxid = self.last_zxid + 1;
-                let result = self.apply(txn, zxid, triggers);
-                TxnOutcome { zxid, result }
-            })
+            .map(|txn| self.apply_next(txn, triggers))
             .collect();
         BatchOutcome { outcomes }
+    }
+
+    /// Applies the next transaction of the log with the next zxid (a sync
+    /// barrier changes nothing and, as ZooKeeper's sync, takes no zxid of
+    /// its own).
+    pub fn apply_next(&mut self, txn: &Txn, triggers: &mut Vec<WatchTrigger>) -> TxnOutcome {
+        if txn.op == TxnOp::Noop {
+            return TxnOutcome {
+                zxid: self.last_zxid,
+                result: Ok(OpResult::Done),
+            };
+        }
+        let zxid = self.last_zxid + 1;
+        let result = self.apply(txn, zxid, triggers);
+        TxnOutcome { zxid, result }
     }
 
     /// Applies one transaction as `zxid`, which must be above the last one.
