@@ -92,7 +92,6 @@ pub(crate) async fn wait_connected(client: &Client) -> Result<()> {
 }
 
 /// The parent of `path` (`/a/b` -> `/a`, `/a` -> `/`).
-#[allow(dead_code)]
 pub(crate) fn parent_of(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
