@@ -176,13 +176,27 @@ impl Worker {
             tracing::debug!(worker = %self.worker_id, %err, "partitioner stopped");
         }
         // Give every claim back (if the session is gone, they are gone).
-        let owned = self.owned.send_replace(BTreeSet::new());
+        // Stopping may have cancelled a claim between its create and its
+        // entry in `owned`, so look for this session's claims on the server.
+        self.owned.send_replace(BTreeSet::new());
         if !self.client.state().is_terminal() {
-            for partition in owned {
-                let _ = delete_quietly(&self.client, &join(&self.claims, &partition)).await;
-            }
+            let _ = self.release_session_claims().await;
             let _ = delete_quietly(&self.client, &join(&self.members, &self.worker_id)).await;
         }
+    }
+
+    async fn release_session_claims(&self) -> Result<()> {
+        let client = &self.client;
+        let session = client.session().id;
+        for claim in retrying(client, || client.get_children(&self.claims)).await? {
+            let path = join(&self.claims, &claim);
+            if let Some(stat) = retrying(client, || client.exists(&path)).await? {
+                if stat.ephemeral_owner == session {
+                    delete_quietly(client, &path).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Creates an ephemeral node with this worker's id; `false` if another
