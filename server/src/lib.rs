@@ -74,9 +74,61 @@ pub async fn run(
         ..RaftConfig::new(config.server_id, config.data_dir.clone())
     };
     let proposer = tokio::spawn(proposer::run(Arc::clone(&server), proposals));
-    let consensus = Consensus::start_single(raft_config, Arc::new(App(Arc::clone(&server))))
+    let (stop_tx, stop_rx) = signal::channel(false);
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }
+    };
+    let app = Arc::new(App(Arc::clone(&server)));
+    let raft_err = |e: raft::RaftError| ServerError::Raft(e.to_string());
+    let mut peers = None;
+    let consensus = if config.is_ensemble() {
+        let members = config.parsed_members()?;
+        let me = members
+            .iter()
+            .find(|m| m.id == config.server_id)
+            .expect("validated: this server is a member");
+        let (member_host, member_port) =
+            me.peer_addr.rsplit_once(':').expect("validated: host:port");
+        let host = config.peer_host.as_deref().unwrap_or(member_host);
+        let port = config
+            .peer_port
+            .map_or(member_port.to_string(), |p| p.to_string());
+        let peer_listener = TcpListener::bind(format!("{host}:{port}")).await?;
+        let source_ip = config.peer_host.as_deref().and_then(|h| h.parse().ok());
+        let consensus = Consensus::start(
+            RaftConfig {
+                peer_addr: me.peer_addr.clone(),
+                source_ip,
+                ..raft_config
+            },
+            app,
+        )
         .await
-        .map_err(|e| ServerError::Raft(e.to_string()))?;
+        .map_err(raft_err)?;
+        peers = Some(tokio::spawn(raft::serve_peers(
+            peer_listener,
+            consensus.clone(),
+            stopped(),
+        )));
+        if !me.observer && !config.join {
+            // Every voter proposes the same initial membership; a node
+            // that already has a log or a vote ignores it.
+            let voters = members
+                .iter()
+                .filter(|m| !m.observer)
+                .map(|m| (m.id, m.peer_addr.clone()))
+                .collect();
+            consensus.initialize(voters).await.map_err(raft_err)?;
+        }
+        consensus
+    } else {
+        Consensus::start_single(raft_config, app)
+            .await
+            .map_err(raft_err)?
+    };
     server.set_consensus(consensus.clone());
     {
         let db = server.db.read().expect("db lock");
@@ -90,20 +142,18 @@ pub async fn run(
         );
     }
 
-    let (stop_tx, stop_rx) = signal::channel(false);
-    let stopped = move || {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.wait_for(|s| *s).await;
-        }
-    };
     let expiry = tokio::spawn(background::expire_sessions(Arc::clone(&server), stopped()));
     let reaper = tokio::spawn(background::reap_nodes(Arc::clone(&server), stopped()));
+    let membership = tokio::spawn(background::keep_membership(Arc::clone(&server), stopped()));
     listener::serve_clients(Arc::clone(&server), listener, shutdown).await;
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = expiry.await;
     let _ = reaper.await;
+    let _ = membership.await;
+    if let Some(peers) = peers {
+        let _ = peers.await;
+    }
     for conn in server.conns.lock().expect("conns lock").values() {
         conn.outbox.close();
     }

@@ -76,6 +76,8 @@ pub struct Server {
     next_conn_id: AtomicU64,
     proposals: mpsc::Sender<Txn>,
     consensus: OnceLock<Consensus>,
+    /// Sessions with traffic since the last report to the leader.
+    touched: Mutex<std::collections::HashSet<i64>>,
     /// Request and latency counters.
     pub metrics: Metrics,
     /// When this process started.
@@ -112,6 +114,7 @@ impl Server {
             next_conn_id: AtomicU64::new(1),
             proposals: tx,
             consensus: OnceLock::new(),
+            touched: Mutex::new(std::collections::HashSet::new()),
             metrics: Metrics::default(),
             started: Instant::now(),
         });
@@ -133,6 +136,39 @@ impl Server {
     /// Whether this server decides expiry and reaping (the Raft leader).
     pub fn is_leader(&self) -> bool {
         self.consensus().is_some_and(|c| c.is_leader())
+    }
+
+    /// Record traffic of a session: it lives another full timeout.
+    pub fn touch_session(&self, session_id: i64) {
+        if session_id == 0 {
+            return;
+        }
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        self.tracker
+            .lock()
+            .expect("tracker lock")
+            .touch(session_id, now);
+        self.touched
+            .lock()
+            .expect("touched lock")
+            .insert(session_id);
+    }
+
+    /// The sessions touched since the last call.
+    pub fn take_touched_sessions(&self) -> Vec<i64> {
+        self.touched.lock().expect("touched lock").drain().collect()
+    }
+
+    /// Give every replicated session a full timeout from now (a new
+    /// leader's grace period).
+    pub fn renew_all_sessions(&self) {
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        let db = self.db.read().expect("db lock");
+        let mut tracker = SessionTracker::new(self.config.tick_time_ms);
+        for (&id, info) in db.sessions() {
+            tracker.add(id, u64::try_from(info.timeout_ms).unwrap_or(0), now);
+        }
+        *self.tracker.lock().expect("tracker lock") = tracker;
     }
 
     /// A fresh connection id.
@@ -186,9 +222,9 @@ impl Server {
 
     /// The log could not take these transactions: whoever waits for them
     /// loses its connection (the client will retry elsewhere or later).
-    pub fn fail_proposals(&self, txns: &[Txn]) {
-        for txn in txns {
-            let Some(origin) = self.own_origin(txn) else {
+    pub fn fail_proposals(&self, origins: &[Origin]) {
+        for origin in origins {
+            let Some(origin) = self.own_request(origin) else {
                 continue;
             };
             self.applied_request_id.fetch_max(origin, Ordering::AcqRel);
@@ -201,7 +237,11 @@ impl Server {
     }
 
     fn own_origin(&self, txn: &Txn) -> Option<u64> {
-        let o = txn.origin?;
+        self.own_request(txn.origin.as_ref()?)
+    }
+
+    /// The request id, if this process proposed it.
+    fn own_request(&self, o: &Origin) -> Option<u64> {
         (o.server_id == self.config.server_id && o.incarnation == self.incarnation)
             .then_some(o.request_id)
     }
@@ -303,6 +343,21 @@ impl Server {
                     .add(*session_id, timeout, now);
                 return;
             }
+            (TxnOp::AttachSession { owner }, Ok(_)) => {
+                if *owner != self.config.server_id {
+                    // The client went to another server: whatever is left
+                    // of its connection here answers SESSIONMOVED.
+                    let conn_id = self
+                        .session_conns
+                        .lock()
+                        .expect("session conns lock")
+                        .remove(&txn.session_id);
+                    if let Some(conn) = conn_id.and_then(|id| conns.get(&id)) {
+                        conn.mark_moved();
+                    }
+                }
+                return;
+            }
             (TxnOp::CloseSession, Ok(_)) => vec![txn.session_id],
             (TxnOp::ExpireSessions { session_ids }, Ok(_)) => session_ids.clone(),
             _ => return,
@@ -365,6 +420,14 @@ impl Server {
 pub struct App(pub Arc<Server>);
 
 impl Application for App {
+    fn session_activity(&self, session_ids: &[i64]) {
+        let now = u64::try_from(now_ms()).unwrap_or(0);
+        let mut tracker = self.0.tracker.lock().expect("tracker lock");
+        for &id in session_ids {
+            tracker.touch(id, now);
+        }
+    }
+
     fn apply(&self, batch: TxnBatch) -> BatchOutcome {
         self.0.apply_batch(batch)
     }

@@ -69,6 +69,12 @@ pub enum TxnOp {
     },
     /// Close `Txn::session_id` (explicit close), deleting its ephemerals.
     CloseSession,
+    /// `Txn::session_id`'s client reconnected to server `owner`: from now
+    /// on only that server may write for the session.
+    AttachSession {
+        /// The server the client is now connected to.
+        owner: u64,
+    },
     /// Expire sessions (decided by the leader's session tracker), deleting
     /// their ephemerals.
     ExpireSessions {

@@ -231,6 +231,22 @@ async fn create_modes(kind: ServerKind) {
     other.close().await.unwrap();
 }
 
+async fn ensure_path(kind: ServerKind) {
+    let client = connect(&shared_connect_string(kind).await).await;
+    let root = unique_root(&client, "ensure").await;
+    let deep = format!("{root}/a/b/c");
+    client.ensure_path(&deep).await.unwrap();
+    assert!(client.exists(&deep).await.unwrap().is_some());
+    client.ensure_path(&deep).await.unwrap();
+    client.ensure_path("/").await.unwrap();
+    assert_eq!(client.get_all_children_number(&root).await.unwrap(), 3);
+    assert!(matches!(
+        client.ensure_path("/x/").await,
+        Err(Error::InvalidPath { .. })
+    ));
+    client.close().await.unwrap();
+}
+
 async fn children_and_counts(kind: ServerKind) {
     let client = connect(&shared_connect_string(kind).await).await;
     let root = unique_root(&client, "children").await;
@@ -594,6 +610,7 @@ against_both!(
     error_codes,
     create_modes,
     children_and_counts,
+    ensure_path,
     acl_and_auth,
     unknown_auth_scheme_fails_the_client,
     chroot,

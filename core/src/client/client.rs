@@ -38,10 +38,11 @@ use crate::proto::{
 /// client has ended, and [`Error::InvalidPath`] for paths ZooKeeper would
 /// refuse.
 ///
-/// Dropping the last handle stops the connection **without** closing the
-/// session: its ephemerals stay until the session times out (or until
-/// another client resumes it, see [`Connector::session`]). Call
-/// [`close`](Client::close) to end the session now.
+/// Dropping the last handle (or [`detach`](Client::detach)) stops the
+/// connection **without** closing the session: its ephemerals stay until
+/// the session times out (or until another client resumes it, see
+/// [`Connector::session`]). Call [`close`](Client::close) to end the
+/// session now.
 ///
 /// ```no_run
 /// use corral::client::{Client, CreateOptions};
@@ -174,7 +175,10 @@ impl Client {
         }
         match tokio::time::timeout(self.shared().request_timeout, rx).await {
             Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(_)) => Err(self.shared().end_error()),
+            // Dropped unanswered: the client ended, or (defensively) the
+            // request was lost with its connection.
+            Ok(Err(_)) if self.shared().has_ended() => Err(self.shared().end_error()),
+            Ok(Err(_)) => Err(Error::ConnectionLoss),
             Err(_) => Err(Error::Timeout),
         }
     }
@@ -243,6 +247,29 @@ impl Client {
             Response::Create2(r) => Ok((self.client_path(&r.path), r.stat)),
             _ => Err(unexpected("create")),
         }
+    }
+
+    /// Creates `path` and every missing ancestor as empty persistent nodes
+    /// with the open ACL (kazoo's `ensure_path`); nodes that already exist
+    /// are left alone.
+    pub async fn ensure_path(&self, path: &str) -> Result<()> {
+        self.checked_path(path, false)?;
+        if path == "/" || self.exists(path).await?.is_some() {
+            return Ok(());
+        }
+        let mut prefix = String::new();
+        for segment in path.split('/').skip(1) {
+            prefix.push('/');
+            prefix.push_str(segment);
+            match self
+                .create(&prefix, b"", &CreateOptions::persistent())
+                .await
+            {
+                Ok(_) | Err(Error::NodeExists { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
     }
 
     /// Deletes a node; `version` is the expected data version (`None`: any).
@@ -555,6 +582,25 @@ impl Client {
         match tokio::time::timeout(bound, rx).await {
             Ok(_) => Ok(()),
             Err(_) => Err(Error::Timeout),
+        }
+    }
+
+    /// Stops this client **without** ending its session, for a hand-over:
+    /// the connection is dropped, watchers end with a `Closed` event, later
+    /// calls fail with [`Error::ClientClosed`], but the session and its
+    /// ephemerals live on until another client resumes it
+    /// ([`Connector::session`] with [`session`](Client::session)) or its
+    /// timeout passes. Dropping every handle does the same; `detach` also
+    /// works while clones are alive (recipes, bindings).
+    pub async fn detach(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .inner
+            .commands
+            .send(Command::Detach { reply: tx })
+            .is_ok()
+        {
+            let _ = rx.await;
         }
     }
 

@@ -106,8 +106,8 @@ impl Connector {
     /// the server expires. So after a hand-over:
     ///
     /// - the old client must **not** [`close`](Client::close) (that ends
-    ///   the session and deletes its ephemerals); drop it, or let its
-    ///   process exit;
+    ///   the session and deletes its ephemerals); call
+    ///   [`detach`](Client::detach), drop it, or let its process exit;
     /// - while both are alive they fight over the one session: the server
     ///   keeps the newest connection and closes the older one (ZooKeeper
     ///   answers requests on the old one with `SESSIONMOVED` in an
@@ -124,7 +124,10 @@ impl Connector {
     }
 
     /// Whether a read-only server (one cut off from its quorum) may serve
-    /// this client's reads. Default false.
+    /// this client's reads (state `ConnectedReadOnly`; writes fail with
+    /// `NotReadOnly`). Unlike the Java client, this client does not look
+    /// for a read-write server while connected to a read-only one; it moves
+    /// on only when that connection breaks. Default false.
     pub fn read_only(mut self, allowed: bool) -> Connector {
         self.read_only = allowed;
         self

@@ -92,6 +92,10 @@ pub(crate) enum Command {
     Close {
         reply: oneshot::Sender<()>,
     },
+    /// Stop without closing the session (hand-over).
+    Detach {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// A host of the connect string.
@@ -195,7 +199,7 @@ impl SessionTask {
         }
     }
 
-    #[tracing::instrument(name = "session", skip_all)]
+    #[tracing::instrument(name = "session", skip_all, fields(session_id = tracing::field::Empty))]
     pub(crate) async fn run(mut self) {
         let end = loop {
             let (stream, buf, state) = match self.establish().await {
@@ -230,7 +234,9 @@ impl SessionTask {
             tokio::select! {
                 output = &mut fut => return Ok(output),
                 command = self.commands.recv(), if !self.commands_closed => match command {
-                    Some(Command::Close { reply }) => return Err(End::Closed(Some(reply))),
+                    Some(Command::Close { reply } | Command::Detach { reply }) => {
+                        return Err(End::Closed(Some(reply)))
+                    }
                     Some(command) => self.backlog.push_back(command),
                     None => {
                         self.commands_closed = true;
@@ -271,6 +277,8 @@ impl SessionTask {
                         timeout: Duration::from_millis(response.timeout_ms as u64),
                     };
                     self.shared.set_session(self.session.clone());
+                    tracing::Span::current()
+                        .record("session_id", format_args!("{:#x}", self.session.id));
                     info!(
                         host = %host.host, port = host.port,
                         session_id = %format_args!("{:#x}", self.session.id),
@@ -382,6 +390,9 @@ impl SessionTask {
         buf: &mut BytesMut,
         state: SessionState,
     ) -> Result<(), End> {
+        // Notices of watchers dropped while disconnected are moot: the
+        // SetWatches below only carries the watchers still alive.
+        while self.drops.try_recv().is_ok() {}
         // Credentials first, so that watches and requests are checked
         // against them (the Java client's `primeConnection` order).
         for (scheme, auth) in self.auth.clone() {
@@ -430,7 +441,6 @@ impl SessionTask {
             let close_at = conn.closing.as_ref().map(|c| c.1);
             let wake_at = close_at.map_or(ping_at.min(dead_at), |c| c.min(ping_at).min(dead_at));
             tokio::select! {
-                biased;
                 read = reader.read_buf(buf) => match read {
                     Ok(0) | Err(_) => {
                         if conn.closing.is_some() {
@@ -521,6 +531,10 @@ impl SessionTask {
                 });
                 let bound = self.shared.request_timeout.min(self.session.timeout);
                 conn.closing = Some((Some(reply), Instant::now() + bound));
+            }
+            Command::Detach { reply } => {
+                // Ends the connection at once, without closeSession.
+                conn.closing = Some((Some(reply), Instant::now()));
             }
         }
     }
@@ -687,9 +701,11 @@ impl SessionTask {
                     return Ok(Err(Error::Protocol(format!("reply to unknown xid {xid}"))));
                 };
                 if entry.xid != xid {
+                    let expected = entry.xid;
+                    // Put it back: it fails with ConnectionLoss like the rest.
+                    conn.in_flight.push_front(entry);
                     return Ok(Err(Error::Protocol(format!(
-                        "reply xid {xid} out of order, expected {}",
-                        entry.xid
+                        "reply xid {xid} out of order, expected {expected}"
                     ))));
                 }
                 if entry.op == OpCode::CloseSession {
@@ -795,7 +811,7 @@ impl SessionTask {
                 Command::Request { reply, .. } | Command::Auth { reply, .. } => {
                     let _ = reply.send(Outcome::Failed(error.clone()));
                 }
-                Command::Close { reply } => close_replies.push(reply),
+                Command::Close { reply } | Command::Detach { reply } => close_replies.push(reply),
             }
         }
         lock(&self.shared.registry).terminate(state.keeper_state());
@@ -826,3 +842,7 @@ async fn write_loop(mut writer: OwnedWriteHalf, mut frames: mpsc::UnboundedRecei
     }
     let _ = writer.shutdown().await;
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

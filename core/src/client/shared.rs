@@ -101,6 +101,11 @@ impl Shared {
         self.last_zxid.fetch_max(zxid, Ordering::AcqRel);
     }
 
+    /// Whether the session task has ended.
+    pub(crate) fn has_ended(&self) -> bool {
+        lock(&self.end).is_some()
+    }
+
     /// The error requests get once the client has ended.
     pub(crate) fn end_error(&self) -> Error {
         lock(&self.end).clone().unwrap_or(Error::ClientClosed)

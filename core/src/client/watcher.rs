@@ -414,7 +414,9 @@ impl Drop for OneshotWatcher {
 /// kind on a path also removes the server's watch (best effort).
 ///
 /// Use [`changed`](PersistentWatcher::changed), or the
-/// [`Stream`](futures_core::Stream) impl.
+/// [`Stream`](futures_core::Stream) impl. Events queue without bound until
+/// read (the session task must never block on a slow reader, or pings and
+/// replies would stall): read them, or drop the watcher.
 #[derive(Debug)]
 #[must_use = "a watcher does nothing unless awaited; dropping it unregisters it"]
 pub struct PersistentWatcher {

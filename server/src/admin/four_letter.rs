@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::config::FOUR_LETTER_WORDS;
+use crate::raft::Role;
 use crate::state::Server;
 
 use super::VERSION;
@@ -33,9 +34,18 @@ pub fn four_letter_word(server: &Server, word: &str) -> Option<String> {
     })
 }
 
-fn mode(_server: &Server) -> &'static str {
-    // A one-voter cluster is ZooKeeper's standalone mode.
-    "standalone"
+/// ZooKeeper's name for this server's role: a single node is standalone;
+/// in an ensemble the Raft leader is the leader, voters are followers and
+/// learners are observers.
+fn mode(server: &Server) -> &'static str {
+    if !server.config.is_ensemble() {
+        return "standalone";
+    }
+    match server.consensus().map(|c| c.role()) {
+        Some(Role::Leader) => "leader",
+        Some(Role::Learner) => "observer",
+        _ => "follower",
+    }
 }
 
 fn srvr(server: &Server, with_clients: bool) -> String {
@@ -102,13 +112,14 @@ fn cons(server: &Server) -> String {
 
 fn mntr(server: &Server) -> String {
     let l = server.metrics.latency();
-    let (zxid, nodes, ephemerals, data_size) = {
+    let (zxid, nodes, ephemerals, data_size, digest) = {
         let db = server.db.read().expect("db lock");
         (
             db.last_zxid(),
             db.node_count(),
             db.ephemeral_count(),
             db.approximate_data_size(),
+            db.tree().digest(),
         )
     };
     let (watch_count, conns, outstanding) = {
@@ -139,10 +150,36 @@ fn mntr(server: &Server) -> String {
     kv("zk_ephemerals_count", ephemerals.to_string());
     kv("zk_approximate_data_size", data_size.to_string());
     kv("zk_last_zxid", format!("0x{zxid:x}"));
+    // Order-independent hash of every node (path, data, stat, ACL): equal
+    // on replicas that applied the same zxids.
+    kv("corral_tree_digest", format!("{digest:016x}"));
     kv(
         "zk_open_file_descriptor_count",
         open_fds().map(|n| n.to_string()).unwrap_or_default(),
     );
+    if let Some(st) = status
+        .as_ref()
+        .filter(|s| s.role == Role::Leader && server.config.is_ensemble())
+    {
+        // Followers are the other voters; ZooKeeper counts observers apart.
+        let last = st.last_log_index.unwrap_or(0);
+        let voters: Vec<u64> = st
+            .voters
+            .iter()
+            .copied()
+            .filter(|id| *id != st.node_id)
+            .collect();
+        let synced = voters
+            .iter()
+            .filter(|id| st.replication.get(id).copied().flatten() == Some(last))
+            .count();
+        kv("zk_followers", voters.len().to_string());
+        kv("zk_synced_followers", synced.to_string());
+        kv(
+            "zk_observers",
+            (st.members.len().saturating_sub(st.voters.len())).to_string(),
+        );
+    }
     if let Some(st) = status {
         kv(
             "corral_raft_last_log_index",

@@ -3,6 +3,7 @@
 
 mod four_letter;
 mod metrics;
+pub mod reconfig;
 
 pub use four_letter::four_letter_word;
 pub use metrics::{LatencySummary, Metrics};

@@ -25,6 +25,20 @@ pub const FOUR_LETTER_WORDS: [&str; 9] = [
 pub struct Config {
     /// This server's id in the ensemble (1 for a single node).
     pub server_id: u64,
+    /// Every server of the ensemble, this one included, as
+    /// `id=host:peer_port` or `id=host:peer_port:observer` (empty for a
+    /// single node). Observers replicate and serve reads but never vote.
+    pub members: Vec<String>,
+    /// Port of this server's peer listener (Raft traffic and forwarded
+    /// writes); defaults to this server's port in `members`.
+    pub peer_port: Option<u16>,
+    /// IP address the peer listener binds and outgoing peer connections
+    /// come from; defaults to this server's host in `members`. Setting it
+    /// (with `peer_port`) lets the advertised member address be a proxy.
+    pub peer_host: Option<String>,
+    /// Start as a new member of a running ensemble: never initialize a
+    /// cluster, wait to be added by `reconfig`.
+    pub join: bool,
     /// Address the client listener binds.
     pub client_address: String,
     /// Port the client listener binds (ZooKeeper's `clientPort`).
@@ -65,6 +79,10 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             server_id: 1,
+            members: Vec::new(),
+            peer_port: None,
+            peer_host: None,
+            join: false,
             client_address: "127.0.0.1".to_string(),
             client_port: CLIENT_PORT_DEFAULT,
             data_dir: PathBuf::from("corral-data"),
@@ -165,7 +183,97 @@ impl Config {
             }
         }
         self.client_socket_addr()?;
+        let members = self.parsed_members()?;
+        if !members.is_empty() {
+            let me = members
+                .iter()
+                .find(|m| m.id == self.server_id)
+                .ok_or_else(|| {
+                    ConfigError::Invalid(format!("server id {} is not in members", self.server_id))
+                })?;
+            if let Some(host) = &self.peer_host {
+                host.parse::<std::net::IpAddr>().map_err(|_| {
+                    ConfigError::Invalid(format!("peer_host must be an IP address, not {host}"))
+                })?;
+            }
+            if me.observer && members.iter().all(|m| m.observer) {
+                return Err(ConfigError::Invalid(
+                    "members need at least one voter".into(),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// The ensemble's members, parsed (empty for a single node).
+    pub fn parsed_members(&self) -> Result<Vec<Member>, ConfigError> {
+        let mut members: Vec<Member> = Vec::new();
+        for text in &self.members {
+            let m = Member::parse(text)?;
+            if members.iter().any(|o| o.id == m.id) {
+                return Err(ConfigError::Invalid(format!(
+                    "member id {} listed twice",
+                    m.id
+                )));
+            }
+            members.push(m);
+        }
+        members.sort_by_key(|m| m.id);
+        Ok(members)
+    }
+
+    /// Whether this server is one of several.
+    pub fn is_ensemble(&self) -> bool {
+        !self.members.is_empty()
+    }
+}
+
+/// One server of the ensemble.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// Server id (unique, stable).
+    pub id: u64,
+    /// `host:port` of its peer listener.
+    pub peer_addr: String,
+    /// A non-voting member (ZooKeeper's observer, a Raft learner).
+    pub observer: bool,
+}
+
+impl Member {
+    /// Parse `id=host:port` or `id=host:port:observer` (`:participant` is
+    /// accepted too, as in ZooKeeper's `server.N` lines).
+    pub fn parse(text: &str) -> Result<Member, ConfigError> {
+        let bad =
+            || ConfigError::Invalid(format!("bad member {text:?}: want id=host:port[:observer]"));
+        let (id, rest) = text.trim().split_once('=').ok_or_else(bad)?;
+        let id: u64 = id.trim().parse().map_err(|_| bad())?;
+        if id == 0 {
+            return Err(bad());
+        }
+        let mut parts: Vec<&str> = rest.trim().split(':').collect();
+        let observer = match parts.last() {
+            Some(&"observer") => {
+                parts.pop();
+                true
+            }
+            Some(&"participant") => {
+                parts.pop();
+                false
+            }
+            _ => false,
+        };
+        let [host, port] = parts.as_slice() else {
+            return Err(bad());
+        };
+        let port: u16 = port.parse().map_err(|_| bad())?;
+        if host.is_empty() || port == 0 {
+            return Err(bad());
+        }
+        Ok(Member {
+            id,
+            peer_addr: format!("{host}:{port}"),
+            observer,
+        })
     }
 }
 
@@ -191,6 +299,16 @@ pub struct Flags {
     /// This server's id.
     #[arg(long = "id")]
     pub server_id: Option<u64>,
+    /// Ensemble members: `1=127.0.0.1:2888,2=127.0.0.1:2889,4=127.0.0.1:2891:observer`.
+    #[arg(long, value_delimiter = ',')]
+    pub members: Option<Vec<String>>,
+    /// Peer port of this server (default: its port in --members).
+    #[arg(long)]
+    pub peer_port: Option<u16>,
+    /// IP the peer port binds and peer connections come from (default: its
+    /// host in --members).
+    #[arg(long)]
+    pub peer_host: Option<String>,
     /// Address to bind the client port on.
     #[arg(long)]
     pub client_address: Option<String>,
@@ -224,6 +342,9 @@ pub struct Flags {
     /// Disable TTL nodes.
     #[arg(long)]
     pub disable_ttl: bool,
+    /// Join a running ensemble (added with reconfig) instead of forming one.
+    #[arg(long)]
+    pub join: bool,
     /// Container and TTL check interval in milliseconds.
     #[arg(long)]
     pub container_check_interval_ms: Option<u64>,
@@ -248,8 +369,15 @@ impl Flags {
             client_address,
             client_port,
             data_dir,
-            tick_time_ms
+            tick_time_ms,
+            members
         );
+        if self.peer_port.is_some() {
+            c.peer_port = self.peer_port;
+        }
+        if self.peer_host.is_some() {
+            c.peer_host = self.peer_host;
+        }
         set!(max_packet_bytes, max_client_connections, four_letter_words);
         set!(container_check_interval_ms, snapshot_every_entries);
         if self.min_session_timeout_ms.is_some() {
@@ -263,6 +391,9 @@ impl Flags {
         }
         if self.disable_ttl {
             c.ttl_enabled = false;
+        }
+        if self.join {
+            c.join = true;
         }
         c.validate()?;
         Ok(c)
@@ -308,6 +439,41 @@ mod tests {
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
         assert!(c.four_letter_word_enabled("srvr"));
         assert!(!c.four_letter_word_enabled("ruok"));
+    }
+
+    #[test]
+    fn members_from_flags() {
+        let flags = Flags::parse_from([
+            "corral-server",
+            "--id",
+            "2",
+            "--members",
+            "1=127.0.0.1:2888,2=127.0.0.1:2889,4=127.0.0.1:2891:observer",
+        ]);
+        let c = flags.into_config().unwrap();
+        let m = c.parsed_members().unwrap();
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[1].peer_addr, "127.0.0.1:2889");
+        assert!(m[2].observer && !m[0].observer);
+        assert!(c.is_ensemble());
+    }
+
+    #[test]
+    fn bad_members_are_refused() {
+        for members in [
+            vec!["1=127.0.0.1"],
+            vec!["x=127.0.0.1:1"],
+            vec!["0=127.0.0.1:1"],
+            vec!["1=127.0.0.1:1", "1=127.0.0.1:2"],
+            vec!["2=127.0.0.1:1"],
+            vec!["1=127.0.0.1:1:observer"],
+        ] {
+            let c = Config {
+                members: members.iter().map(|s| s.to_string()).collect(),
+                ..Config::default()
+            };
+            assert!(c.validate().is_err(), "{members:?}");
+        }
     }
 
     #[test]

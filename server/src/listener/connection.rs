@@ -91,6 +91,8 @@ pub struct Connection {
     pub sent: AtomicU64,
     /// When the connection was accepted.
     pub established: Instant,
+    /// The session moved to another server: requests get SESSIONMOVED.
+    moved: std::sync::atomic::AtomicBool,
 }
 
 impl Connection {
@@ -107,7 +109,13 @@ impl Connection {
             received: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             established: Instant::now(),
+            moved: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The session was attached to another server.
+    pub fn mark_moved(&self) {
+        self.moved.store(true, Ordering::Release);
     }
 
     /// The session id (0 before the handshake).
@@ -342,13 +350,7 @@ async fn read_loop(
         };
         server.metrics.received();
         conn.received.fetch_add(1, Ordering::Relaxed);
-        let session_id = conn.session_id();
-        let now = u64::try_from(now_ms()).unwrap_or(0);
-        server
-            .tracker
-            .lock()
-            .expect("tracker lock")
-            .touch(session_id, now);
+        server.touch_session(conn.session_id());
         handle_packet(server, conn, &frame).await?;
     }
 }
@@ -376,6 +378,12 @@ async fn handle_packet(
             return Ok(());
         }
     };
+    if conn.moved.load(Ordering::Acquire) {
+        // As ZooKeeper: the request fails, and the connection goes.
+        conn.submit_local(server, xid, LocalOp::Error(ErrorCode::SessionMoved));
+        conn.outbox.close();
+        return Ok(());
+    }
     match requests::classify(&server.config, request) {
         requests::Kind::Write(op, shape) => conn
             .submit_write(server, xid, op, shape)
@@ -383,6 +391,19 @@ async fn handle_packet(
             .map_err(|code| format!("log unavailable: {code}")),
         requests::Kind::Local(op) => {
             conn.submit_local(server, xid, op);
+            Ok(())
+        }
+        requests::Kind::Reconfig(r) => {
+            // Rare and slow: this session's earlier requests are answered
+            // first and no later one is read until it is done, which keeps
+            // the session's order without a place in the log for it.
+            conn.wait_below(1).await;
+            let (auth, is_super) = {
+                let st = conn.state.lock().expect("conn lock");
+                (st.auth.clone(), st.is_super)
+            };
+            let result = crate::admin::reconfig::reconfig(server, &r, &auth, is_super).await;
+            conn.submit_local(server, xid, LocalOp::Done(result));
             Ok(())
         }
     }
@@ -477,9 +498,12 @@ async fn handshake(
             .read()
             .expect("db lock")
             .session(request.session_id)
-            .map(|s| (s.password, s.timeout_ms));
+            .map(|s| (s.password, s.owner));
         match known {
-            Some((password, _)) if password[..] == request.password[..] => {
+            Some((password, owner)) if password[..] == request.password[..] => {
+                if owner != server.config.server_id {
+                    attach_session(server, request.session_id).await?;
+                }
                 (request.session_id, password, timeout)
             }
             _ => {
@@ -537,6 +561,28 @@ async fn handshake(
         "session established"
     );
     Ok(timeout)
+}
+
+/// Record through the log that the session is now served here.
+async fn attach_session(server: &Arc<Server>, session_id: i64) -> Result<(), String> {
+    let txn = Txn {
+        session_id,
+        time_ms: now_ms(),
+        auth: Vec::new(),
+        is_super: false,
+        op: TxnOp::AttachSession {
+            owner: server.config.server_id,
+        },
+        origin: None,
+    };
+    let outcome = tokio::time::timeout(CREATE_SESSION_TIMEOUT, server.propose_and_wait(txn))
+        .await
+        .map_err(|_| "session move timed out".to_string())?
+        .map_err(|code| format!("session move failed: {code}"))?;
+    outcome
+        .result
+        .map(|_| ())
+        .map_err(|code| format!("session move refused: {code}"))
 }
 
 fn connect_frame(response: &ConnectResponse) -> Bytes {

@@ -14,6 +14,7 @@ use corral::proto::{
 };
 
 use super::connection::{ConnState, Connection};
+use crate::admin::reconfig;
 use crate::config::Config;
 use crate::state::Server;
 use crate::tree::{acl, Database};
@@ -37,6 +38,8 @@ pub enum ReplyShape {
     Multi(Vec<OpCode>),
     /// No body; the connection closes after the reply.
     CloseSession,
+    /// `SyncResponse{path}`.
+    Sync(String),
 }
 
 /// A request answered on this server without the log.
@@ -47,6 +50,8 @@ pub enum LocalOp {
     /// A request refused before reaching the log (bad arguments, unknown
     /// opcode, malformed record): answered with this code, in order.
     Error(ErrorCode),
+    /// A request already carried out (reconfig): answered with this.
+    Done(Result<Response, ErrorCode>),
 }
 
 /// Where a request goes.
@@ -56,6 +61,8 @@ pub enum Kind {
     Write(TxnOp, ReplyShape),
     /// Answered here.
     Local(LocalOp),
+    /// A membership change, carried out between this session's requests.
+    Reconfig(corral::proto::ReconfigRequest),
 }
 
 /// Decide where a request goes; writes are turned into transactions.
@@ -112,12 +119,16 @@ pub fn classify(config: &Config, request: Request) -> Kind {
         )),
         Request::Multi(ops) => multi_op(config, ops),
         Request::CloseSession => Ok((TxnOp::CloseSession, ReplyShape::CloseSession)),
+        // sync goes through the log as a barrier that takes no zxid: once
+        // this server applies it, it has everything the leader committed
+        // before the request, as ZooKeeper's sync promises.
+        Request::Sync(r) => validate_path(&r.path)
+            .map_err(|_| ErrorCode::BadArguments)
+            .map(|()| (TxnOp::Noop, ReplyShape::Sync(r.path))),
         // Standalone check is refused as ZooKeeper 3.9.3 refuses it
         // (ZOOKEEPER-2623); 3.8 answered it with an empty SetDataResponse.
         Request::Check(_) | Request::DeleteContainer(_) => Err(ErrorCode::Unimplemented),
-        // Dynamic reconfiguration comes with the ensemble; a standalone
-        // ZooKeeper answers the same.
-        Request::Reconfig(_) => Err(ErrorCode::ReconfigDisabled),
+        Request::Reconfig(r) => return Kind::Reconfig(r),
         Request::Sasl(_) => Err(ErrorCode::Unimplemented),
         other => return Kind::Local(LocalOp::Request(other)),
     };
@@ -251,6 +262,7 @@ pub fn write_reply(xid: i32, out: &TxnOutcome, shape: &ReplyShape) -> (Bytes, bo
         (Ok(OpResult::MultiFailed(codes)), ReplyShape::Multi(_)) => ok(Response::Multi(
             codes.iter().map(|c| MultiResult::Error(c.code())).collect(),
         )),
+        (Ok(_), ReplyShape::Sync(path)) => ok(Response::Sync(SyncResponse { path: path.clone() })),
         (Ok(_), ReplyShape::CloseSession) => (
             Server::reply_frame(xid, out.zxid, ErrorCode::Ok, &Response::Empty),
             true,
@@ -298,6 +310,7 @@ pub fn execute_local(
     let zxid = db.last_zxid();
     let request = match op {
         LocalOp::Error(code) => return reply(xid, zxid, Err(code)),
+        LocalOp::Done(result) => return reply(xid, zxid, result),
         LocalOp::Request(request) => request,
     };
     let mut events = Vec::new();
@@ -305,7 +318,7 @@ pub fn execute_local(
         Request::Ping => return reply(PING_XID, zxid, Ok(Response::Empty)),
         Request::Auth(packet) => return add_auth(server, st, &packet.scheme, &packet.auth, zxid),
         Request::Exists(r) => exists(db, watches, conn, &r.path, r.watch),
-        Request::GetData(r) => get_data(db, watches, conn, st, &r.path, r.watch)
+        Request::GetData(r) => get_data(server, db, watches, conn, st, &r.path, r.watch)
             .map(|(data, stat)| Response::GetData(GetDataResponse { data, stat })),
         Request::GetAcl(r) => get_acl(db, st, &r.path),
         Request::GetChildren(r) => get_children(db, watches, conn, st, &r.path, r.watch)
@@ -315,14 +328,15 @@ pub fn execute_local(
                 Response::GetChildren2(GetChildren2Response { children, stat })
             })
         }
-        Request::Sync(r) => valid(&r.path).map(|()| Response::Sync(SyncResponse { path: r.path })),
         Request::MultiRead(ops) => Ok(Response::Multi(
             ops.into_iter()
                 .map(|op| match op {
-                    ReadOp::GetData(r) => match get_data(db, watches, conn, st, &r.path, r.watch) {
-                        Ok((data, stat)) => MultiResult::GetData { data, stat },
-                        Err(code) => MultiResult::Error(code.code()),
-                    },
+                    ReadOp::GetData(r) => {
+                        match get_data(server, db, watches, conn, st, &r.path, r.watch) {
+                            Ok((data, stat)) => MultiResult::GetData { data, stat },
+                            Err(code) => MultiResult::Error(code.code()),
+                        }
+                    }
                     ReadOp::GetChildren(r) => {
                         match get_children(db, watches, conn, st, &r.path, r.watch) {
                             Ok((children, _)) => MultiResult::GetChildren { children },
@@ -470,6 +484,7 @@ fn exists(
 }
 
 fn get_data(
+    server: &Server,
     db: &Database,
     watches: &mut WatchManager,
     conn: &Connection,
@@ -482,6 +497,9 @@ fn get_data(
     acl::check_acl(node.acl(), Perms::READ, &st.auth, st.is_super)?;
     if watch {
         watches.add(conn.id, path, WatchKind::Data);
+    }
+    if path == reconfig::CONFIG_PATH {
+        return Ok(reconfig::client_view(server, node));
     }
     Ok((node.data().to_vec(), node.stat()))
 }

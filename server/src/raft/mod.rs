@@ -7,10 +7,11 @@
 //! this module drives:
 //!
 //! ```text
-//! propose(batch) -> openraft leader -> append (redb, one fsync per append call)
+//! propose(batch) -> openraft leader -> append (redb, one fsync per append)
 //!                -> replicate to a quorum (network.rs; nothing for one voter)
-//!                -> commit -> Application::apply(batch), in log order
-//!                -> propose() resolves with the outcome
+//!                -> commit -> Application::apply(batch), in log order, on
+//!                   every replica
+//!                -> propose() resolves with the outcome (on the leader)
 //! ```
 //!
 //! On disk, under `<data_dir>/raft/`:
@@ -22,6 +23,14 @@
 //!
 //! Restart = restore the newest valid snapshot into the application, then
 //! re-apply the committed log tail (see [`Consensus::start_single`]).
+//!
+//! Ensembles: every member runs [`Consensus::start`] and [`serve_peers`]
+//! on its peer listener (`network.rs`: bincode frames over TCP); one member
+//! calls [`Consensus::initialize`] with the voters; observers join with
+//! [`Consensus::add_learner`]. Followers answer proposals with
+//! [`ProposeError::NotLeader`]; the server forwards to the leader.
+//! Node ids map to peer addresses through the membership (the address given
+//! in `initialize` / `add_learner`).
 
 mod log_store;
 mod network;
@@ -29,16 +38,18 @@ mod snapshot_files;
 mod state_machine;
 mod type_config;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, RaftError as OpenRaftError};
+use openraft::error::{
+    CheckIsLeaderError, ClientWriteError, InitializeError, RaftError as OpenRaftError,
+};
 use openraft::{BasicNode, Raft, ServerState, SnapshotPolicy};
 
-pub use network::serve_peers;
+pub use network::{serve_peers, PEER_FRAME_BYTES_MAX};
 
 use crate::txn::{BatchOutcome, TxnBatch};
 use log_store::LogStore;
@@ -53,10 +64,17 @@ pub trait Application: Send + Sync + 'static {
     /// the last snapshot/restore.
     fn apply(&self, batch: TxnBatch) -> BatchOutcome;
     /// Serialize the whole state (called between applies, so it is
-    /// consistent with the applied index).
+    /// consistent with the applied index). Runs on openraft's state machine
+    /// task, blocking it (and one tokio worker) for its duration; the file is
+    /// written afterwards, off that task.
     fn snapshot(&self) -> Vec<u8>;
-    /// Replace the whole state with a snapshot's.
+    /// Replace the whole state with a snapshot's: at startup (newest valid
+    /// snapshot file, before any apply) and when a lagging follower installs
+    /// the leader's snapshot. An error here is fatal to the node.
     fn restore(&self, snapshot: &[u8]) -> Result<(), String>;
+    /// Sessions seen alive by another server (ZooKeeper's follower pings),
+    /// delivered on the leader. The default ignores them.
+    fn session_activity(&self, _session_ids: &[i64]) {}
 }
 
 /// Settings of the consensus module.
@@ -86,6 +104,8 @@ pub struct RaftConfig {
     pub max_payload_entries: u64,
     /// How long `start_single` waits for the node to lead and catch up.
     pub startup_timeout: Duration,
+    /// Local address outgoing peer connections are made from (None: any).
+    pub source_ip: Option<std::net::IpAddr>,
 }
 
 impl RaftConfig {
@@ -105,6 +125,7 @@ impl RaftConfig {
             heartbeat_ms: 250,
             max_payload_entries: 300,
             startup_timeout: Duration::from_secs(60),
+            source_ip: None,
         }
     }
 
@@ -150,7 +171,7 @@ pub enum RaftError {
 
 /// Why one proposal failed. The entry was not applied (or, for
 /// `Unavailable`, its fate is unknown to this caller).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum ProposeError {
     /// This node does not lead; `leader` is the current leader if known.
@@ -162,6 +183,26 @@ pub enum ProposeError {
     /// Consensus is shutting down or failed.
     #[error("consensus unavailable: {0}")]
     Unavailable(String),
+}
+
+/// A run-time membership change.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct MembershipChange {
+    /// Members to add (or whose address to update).
+    pub add: Vec<NewMember>,
+    /// Member ids to remove.
+    pub remove: Vec<u64>,
+}
+
+/// A member being added.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NewMember {
+    /// Its id.
+    pub id: u64,
+    /// Its advertised peer address.
+    pub peer_addr: String,
+    /// Whether it joins as a non-voting observer.
+    pub observer: bool,
 }
 
 /// A node's role in the ensemble.
@@ -200,6 +241,13 @@ pub struct Status {
     pub purged_index: Option<u64>,
     /// Voting members.
     pub voters: Vec<u64>,
+    /// Every member, voters and learners, with its peer address.
+    pub members: BTreeMap<u64, String>,
+    /// On the leader: each other member and the last log index known to be
+    /// replicated to it.
+    pub replication: BTreeMap<u64, Option<u64>>,
+    /// Log index of the membership in effect (the config version).
+    pub membership_index: u64,
 }
 
 /// The consensus handle: cheap to clone.
@@ -208,11 +256,29 @@ pub struct Consensus {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Consensus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consensus")
+            .field("node_id", &self.inner.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     raft: Raft<TypeConfig>,
     node_id: u64,
     shut_down: AtomicBool,
+    app: Arc<dyn Application>,
+    /// The connection followers use to forward proposals, read-index
+    /// requests and session activity to the leader; one at a time, so
+    /// forwarded batches reach the leader in the order they were proposed.
+    leader_link: tokio::sync::Mutex<Option<network::Peer>>,
+    /// See [`RaftConfig::source_ip`].
+    source_ip: Option<std::net::IpAddr>,
 }
+
+/// How long a request forwarded to the leader may take.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn fatal(e: impl std::fmt::Display) -> RaftError {
     RaftError::Fatal(e.to_string())
@@ -246,13 +312,11 @@ impl Consensus {
             tracing::info!(node_id, "initialized a new single-node cluster");
         }
 
+        // Ask the core (metrics may lag behind `initialize`).
         let single = raft
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .voter_ids()
-            .eq([node_id]);
+            .with_raft_state(move |st| st.membership_state.effective().voter_ids().eq([node_id]))
+            .await
+            .map_err(fatal)?;
         if single {
             let wait_for = last_at_open;
             raft.wait(Some(startup_timeout))
@@ -269,12 +333,145 @@ impl Consensus {
         Ok(consensus)
     }
 
+    /// Opens (or creates) the log in `data_dir/raft` and restores the newest
+    /// valid snapshot like [`Consensus::start_single`], but never initializes
+    /// a cluster and returns as soon as openraft runs: for a member of an
+    /// ensemble, whose peers reach it through [`serve_peers`]. The
+    /// application catches up as the ensemble commits (committed entries
+    /// known from before a restart are re-applied before this returns).
+    /// A brand-new ensemble is formed by calling [`Consensus::initialize`] on
+    /// one member.
+    pub async fn start(
+        config: RaftConfig,
+        app: Arc<dyn Application>,
+    ) -> Result<Consensus, RaftError> {
+        Ok(Self::open(config, app).await?.0)
+    }
+
+    /// Forms a brand-new cluster of these voters (node id -> peer address,
+    /// this node included). A no-op if this node already has a log or a vote
+    /// (it was initialized or joined before). Initializing several nodes with
+    /// the same voters is safe; with different voters it splits the brain.
+    pub async fn initialize(&self, voters: BTreeMap<u64, String>) -> Result<(), RaftError> {
+        let members: BTreeMap<u64, BasicNode> = voters
+            .into_iter()
+            .map(|(id, addr)| (id, BasicNode::new(addr)))
+            .collect();
+        match self.inner.raft.initialize(members).await {
+            Ok(()) => Ok(()),
+            Err(OpenRaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(OpenRaftError::APIError(e)) => Err(RaftError::Config(e.to_string())),
+            Err(OpenRaftError::Fatal(e)) => Err(fatal(e)),
+        }
+    }
+
+    /// Adds (or updates the address of) a non-voting member (ZooKeeper's
+    /// observer), returning once it has caught up with the leader's log.
+    /// Leader only.
+    pub async fn add_learner(&self, node_id: u64, peer_addr: String) -> Result<(), ProposeError> {
+        let r = self
+            .inner
+            .raft
+            .add_learner(node_id, BasicNode::new(peer_addr), true)
+            .await;
+        r.map(|_| ()).map_err(propose_error)
+    }
+
+    /// Change the membership at run time (ZooKeeper's `reconfig`): add
+    /// members (each catches up as a learner first, then voters join the
+    /// voting set through joint consensus) and remove others. Works from
+    /// any member: a follower forwards the change to the leader. Returns
+    /// once the new membership is committed.
+    pub async fn reconfigure(&self, change: MembershipChange) -> Result<(), ProposeError> {
+        if !self.is_leader() {
+            return match self
+                .forward(network::PeerRequestBody::Reconfigure(change))
+                .await?
+            {
+                network::PeerResponse::Reconfigure(r) => r,
+                _ => Err(ProposeError::Unavailable(
+                    "mismatched leader response".into(),
+                )),
+            };
+        }
+        self.reconfigure_local(change).await
+    }
+
+    /// The leader's side of [`Consensus::reconfigure`].
+    pub(crate) async fn reconfigure_local(
+        &self,
+        change: MembershipChange,
+    ) -> Result<(), ProposeError> {
+        use openraft::ChangeMembers;
+        let raft = &self.inner.raft;
+        for m in &change.add {
+            raft.add_learner(m.id, BasicNode::new(m.peer_addr.clone()), true)
+                .await
+                .map_err(propose_error)?;
+        }
+        let voters: BTreeSet<u64> = change
+            .add
+            .iter()
+            .filter(|m| !m.observer)
+            .map(|m| m.id)
+            .collect();
+        if !voters.is_empty() {
+            raft.change_membership(ChangeMembers::AddVoterIds(voters), false)
+                .await
+                .map_err(propose_error)?;
+        }
+        let remove: BTreeSet<u64> = change.remove.iter().copied().collect();
+        if !remove.is_empty() {
+            let current: BTreeSet<u64> = {
+                let m = raft.metrics();
+                let m = m.borrow();
+                m.membership_config.membership().voter_ids().collect()
+            };
+            let leaving_voters: BTreeSet<u64> = remove.intersection(&current).copied().collect();
+            if !leaving_voters.is_empty() {
+                if leaving_voters.len() == current.len() {
+                    return Err(ProposeError::Unavailable(
+                        "cannot remove every voter".into(),
+                    ));
+                }
+                raft.change_membership(ChangeMembers::RemoveVoters(leaving_voters), false)
+                    .await
+                    .map_err(propose_error)?;
+            }
+            let learners: BTreeSet<u64> = {
+                let m = raft.metrics();
+                let m = m.borrow();
+                let membership = m.membership_config.membership();
+                remove
+                    .iter()
+                    .copied()
+                    .filter(|id| membership.get_node(id).is_some())
+                    .collect()
+            };
+            if !learners.is_empty() {
+                raft.change_membership(ChangeMembers::RemoveNodes(learners), false)
+                    .await
+                    .map_err(propose_error)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes `voters` the voting members (joint consensus); members not in
+    /// `voters` stay as learners. Every voter must have been added as a
+    /// learner first. Leader only.
+    pub async fn change_membership(&self, voters: BTreeSet<u64>) -> Result<(), ProposeError> {
+        let r = self.inner.raft.change_membership(voters, true).await;
+        r.map(|_| ()).map_err(propose_error)
+    }
+
     /// Opens storage and starts openraft; returns the last log index present.
     async fn open(
         config: RaftConfig,
         app: Arc<dyn Application>,
     ) -> Result<(Consensus, Option<u64>), RaftError> {
         let raft_config = Arc::new(config.openraft_config()?);
+        let app_handle = Arc::clone(&app);
         let dir = config.data_dir.join("raft");
         let storage = |e: std::io::Error| RaftError::Storage(e.to_string());
 
@@ -301,7 +498,7 @@ impl Consensus {
         let raft = Raft::new(
             config.node_id,
             raft_config,
-            Network::new(),
+            Network::new(config.source_ip),
             log_store,
             state_machine,
         )
@@ -312,18 +509,135 @@ impl Consensus {
                 raft,
                 node_id: config.node_id,
                 shut_down: AtomicBool::new(false),
+                app: app_handle,
+                leader_link: tokio::sync::Mutex::new(None),
+                source_ip: config.source_ip,
             }),
         };
         Ok((consensus, last.map(|l| l.index)))
     }
 
     /// Propose one batch; resolves with its outcome once committed on a
-    /// quorum and applied locally. Many proposals may be in flight; openraft
-    /// appends the queued ones together.
+    /// quorum and applied locally.
+    ///
+    /// Many proposals may be in flight; they are appended in arrival order.
+    /// openraft 0.9 writes (and fsyncs) each proposal as its own log append,
+    /// so concurrency adds little throughput: group transactions into one
+    /// [`TxnBatch`] instead (see `log_store.rs`).
+    ///
+    /// On a follower or observer the batch is forwarded to the leader, which
+    /// proposes it; the outcome comes back once the leader has applied it
+    /// (this node applies it when replication reaches it).
     pub async fn propose(&self, batch: TxnBatch) -> Result<BatchOutcome, ProposeError> {
+        self.check_running()?;
+        if self.is_leader() {
+            return self.propose_local(batch).await;
+        }
+        match self
+            .forward(network::PeerRequestBody::Propose(batch))
+            .await?
+        {
+            network::PeerResponse::Propose(r) => r,
+            _ => Err(ProposeError::Unavailable(
+                "mismatched leader response".into(),
+            )),
+        }
+    }
+
+    /// Propose on this node only (the leader's side of a forwarded batch).
+    pub(crate) async fn propose_local(
+        &self,
+        batch: TxnBatch,
+    ) -> Result<BatchOutcome, ProposeError> {
         match self.inner.raft.client_write(batch).await {
             Ok(response) => Ok(response.data),
-            Err(OpenRaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+            Err(e) => Err(propose_error(e)),
+        }
+    }
+
+    /// Report sessions seen alive here to the leader (delivered to its
+    /// [`Application::session_activity`]); on the leader, delivered at once.
+    pub async fn report_session_activity(&self, session_ids: Vec<i64>) -> Result<(), ProposeError> {
+        if session_ids.is_empty() {
+            return Ok(());
+        }
+        if self.is_leader() {
+            self.inner.app.session_activity(&session_ids);
+            return Ok(());
+        }
+        self.forward(network::PeerRequestBody::SessionActivity(session_ids))
+            .await
+            .map(|_| ())
+    }
+
+    /// Deliver session activity reported by another server.
+    pub(crate) fn deliver_session_activity(&self, session_ids: &[i64]) {
+        self.inner.app.session_activity(session_ids);
+    }
+
+    fn check_running(&self) -> Result<(), ProposeError> {
+        if self.inner.shut_down.load(Ordering::SeqCst) {
+            return Err(ProposeError::Unavailable("consensus is shut down".into()));
+        }
+        Ok(())
+    }
+
+    /// Send a request to the current leader over the leader link.
+    async fn forward(
+        &self,
+        body: network::PeerRequestBody,
+    ) -> Result<network::PeerResponse, ProposeError> {
+        let (leader, addr) = {
+            let m = self.inner.raft.metrics();
+            let m = m.borrow();
+            let leader = m
+                .current_leader
+                .ok_or(ProposeError::NotLeader { leader: None })?;
+            let addr = m
+                .membership_config
+                .membership()
+                .get_node(&leader)
+                .map(|n| n.addr.clone())
+                .unwrap_or_default();
+            (leader, addr)
+        };
+        if leader == self.inner.node_id {
+            return Err(ProposeError::NotLeader {
+                leader: Some(leader),
+            });
+        }
+        let mut link = self.inner.leader_link.lock().await;
+        if link.as_ref().is_none_or(|p| !p.is(leader, &addr)) {
+            *link = Some(network::Peer::new(leader, addr, self.inner.source_ip));
+        }
+        let peer = link.as_mut().expect("link set above");
+        peer.request(body, FORWARD_TIMEOUT)
+            .await
+            .map_err(|e| ProposeError::Unavailable(format!("leader {leader} unreachable: {e}")))
+    }
+
+    /// Confirms leadership with a quorum round (on the leader, asked through
+    /// the leader link from elsewhere) and returns the log index a
+    /// linearizable read must see applied (ZooKeeper's `sync`:
+    /// then [`Consensus::wait_applied`] here, or on the follower that asked).
+    pub async fn read_index(&self) -> Result<u64, ProposeError> {
+        self.check_running()?;
+        if !self.is_leader() {
+            return match self.forward(network::PeerRequestBody::ReadIndex).await? {
+                network::PeerResponse::ReadIndex(r) => r,
+                _ => Err(ProposeError::Unavailable(
+                    "mismatched leader response".into(),
+                )),
+            };
+        }
+        self.read_index_local().await
+    }
+
+    /// The leader's side of [`Consensus::read_index`].
+    pub(crate) async fn read_index_local(&self) -> Result<u64, ProposeError> {
+        match self.inner.raft.get_read_log_id().await {
+            Ok((read, _applied)) => Ok(read.map(|l| l.index).unwrap_or(0)),
+            Err(OpenRaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
                 Err(ProposeError::NotLeader {
                     leader: f.leader_id,
                 })
@@ -347,7 +661,9 @@ impl Consensus {
         role_of(state)
     }
 
-    /// The node's consensus state.
+    /// The node's consensus state, as last published by openraft's metrics:
+    /// it may trail by a moment (a `propose` that returned may not show in
+    /// `last_applied_index` yet; use [`Consensus::wait_applied`] to wait).
     pub fn status(&self) -> Status {
         let m = self.inner.raft.metrics();
         let m = m.borrow();
@@ -361,6 +677,23 @@ impl Consensus {
             snapshot_index: m.snapshot.map(|l| l.index),
             purged_index: m.purged.map(|l| l.index),
             voters: m.membership_config.membership().voter_ids().collect(),
+            members: m
+                .membership_config
+                .membership()
+                .nodes()
+                .map(|(id, node)| (*id, node.addr.clone()))
+                .collect(),
+            membership_index: m.membership_config.log_id().map_or(0, |l| l.index),
+            replication: m
+                .replication
+                .as_ref()
+                .map(|r| {
+                    r.iter()
+                        .filter(|(id, _)| **id != self.inner.node_id)
+                        .map(|(id, log)| (*id, log.map(|l| l.index)))
+                        .collect()
+                })
+                .unwrap_or_default(),
         }
     }
 
@@ -394,6 +727,16 @@ impl Consensus {
             return Ok(());
         }
         self.inner.raft.shutdown().await.map_err(fatal)
+    }
+}
+
+fn propose_error(e: OpenRaftError<u64, ClientWriteError<u64, BasicNode>>) -> ProposeError {
+    match e {
+        OpenRaftError::APIError(ClientWriteError::ForwardToLeader(f)) => ProposeError::NotLeader {
+            leader: f.leader_id,
+        },
+        OpenRaftError::APIError(e) => ProposeError::Unavailable(e.to_string()),
+        OpenRaftError::Fatal(e) => ProposeError::Unavailable(e.to_string()),
     }
 }
 

@@ -1,83 +1,444 @@
-//! The peer network (placeholder until the TCP transport lands).
+//! The peer network: openraft's RPCs over TCP.
+//!
+//! Protocol: each direction is a sequence of frames, `u32` big-endian length
+//! then a bincode body, at most [`PEER_FRAME_BYTES_MAX`] bytes. The client
+//! sends one [`PeerRequest`] and reads one [`PeerResponse`], strictly in
+//! turn: one connection serves one openraft replication stream (or vote
+//! sender), whose calls are sequential anyway. A request names its target
+//! node, so a connection that reached the wrong server is refused.
+//!
+//! The peer port is for a trusted network: there is no authentication.
+//!
+//! Failures: a connect failure is `Unreachable` (openraft backs off), other
+//! I/O errors and timeouts are `Network` (openraft retries); either drops the
+//! connection, and the next call reconnects. An AppendEntries too large for
+//! one frame returns `PayloadTooLarge` so openraft sends fewer entries.
 
-use openraft::error::{InstallSnapshotError, RPCError, RaftError, Unreachable};
+use std::future::Future;
+use std::io;
+use std::time::Duration;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
+    Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
 use openraft::BasicNode;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
 
 use super::type_config::TypeConfig;
-use super::Consensus;
+use super::{Consensus, MembershipChange, ProposeError};
+use crate::txn::{BatchOutcome, TxnBatch};
+
+/// Largest peer frame (AppendEntries batches, snapshot chunks).
+pub const PEER_FRAME_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Most peer connections served at once (openraft opens a few per peer).
+const PEER_CONNECTIONS_MAX: usize = 256;
+/// How long a server-side peer connection may sit idle between requests.
+const PEER_IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long writing a response may take.
+const PEER_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 
 type RpcError<E = openraft::error::Infallible> = RPCError<u64, BasicNode, RaftError<u64, E>>;
 
-/// Connects to peers.
-pub(crate) struct Network {}
+/// A request from one server to another.
+#[derive(Serialize, Deserialize)]
+struct PeerRequest {
+    /// The node the sender means to reach.
+    target: u64,
+    body: PeerRequestBody,
+}
+
+#[derive(Serialize, Deserialize)]
+pub(crate) enum PeerRequestBody {
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<u64>),
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// A follower forwards a batch for the leader to propose.
+    Propose(TxnBatch),
+    /// A follower asks the leader for a read index (ZooKeeper's sync).
+    ReadIndex,
+    /// A follower reports sessions it saw alive.
+    SessionActivity(Vec<i64>),
+    /// A member asks the leader to change the membership.
+    Reconfigure(MembershipChange),
+}
+
+/// The answer to a [`PeerRequest`].
+#[derive(Serialize, Deserialize)]
+pub(crate) enum PeerResponse {
+    AppendEntries(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
+    Vote(Result<VoteResponse<u64>, RaftError<u64>>),
+    InstallSnapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
+    Propose(Result<BatchOutcome, ProposeError>),
+    ReadIndex(Result<u64, ProposeError>),
+    SessionActivity,
+    Reconfigure(Result<(), ProposeError>),
+    /// The request reached a node other than its target.
+    WrongNode {
+        node_id: u64,
+    },
+}
+
+fn invalid(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
+}
+
+fn encode<T: Serialize>(value: &T) -> io::Result<Vec<u8>> {
+    let body = bincode::serialize(value).map_err(|e| invalid(e.to_string()))?;
+    if body.len() > PEER_FRAME_BYTES_MAX {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            "peer frame too large",
+        ));
+    }
+    Ok(body)
+}
+
+async fn write_frame<W: AsyncWriteExt + Unpin>(w: &mut W, body: &[u8]) -> io::Result<()> {
+    w.write_all(&(body.len() as u32).to_be_bytes()).await?;
+    w.write_all(body).await?;
+    w.flush().await
+}
+
+/// Reads one frame; `Ok(None)` on a clean end of stream before a frame.
+async fn read_frame<R: AsyncReadExt + Unpin>(r: &mut R) -> io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len > PEER_FRAME_BYTES_MAX {
+        return Err(invalid(format!(
+            "peer frame of {len} bytes exceeds the limit"
+        )));
+    }
+    let mut body = vec![0u8; len];
+    r.read_exact(&mut body).await?;
+    Ok(Some(body))
+}
+
+/// Creates connections to peers from the address in the membership.
+pub(crate) struct Network {
+    /// Local address outgoing peer connections are made from, if set.
+    source_ip: Option<std::net::IpAddr>,
+}
 
 impl Network {
-    pub(crate) fn new() -> Self {
-        Self {}
+    pub(crate) fn new(source_ip: Option<std::net::IpAddr>) -> Self {
+        Self { source_ip }
     }
 }
 
-/// A connection to one peer.
+type Connection = (
+    BufReader<tokio::net::tcp::OwnedReadHalf>,
+    BufWriter<tokio::net::tcp::OwnedWriteHalf>,
+);
+
+/// A connection to one peer (made lazily, remade after an error).
 pub(crate) struct Peer {
     target: u64,
+    addr: String,
+    source_ip: Option<std::net::IpAddr>,
+    connection: Option<Connection>,
 }
-
-#[derive(Debug, thiserror::Error)]
-#[error("no transport to peer {0}")]
-struct NoTransport(u64);
 
 impl RaftNetworkFactory<TypeConfig> for Network {
     type Network = Peer;
 
-    async fn new_client(&mut self, target: u64, _node: &BasicNode) -> Peer {
-        Peer { target }
+    async fn new_client(&mut self, target: u64, node: &BasicNode) -> Peer {
+        Peer::new(target, node.addr.clone(), self.source_ip)
+    }
+}
+
+/// Why one call failed.
+enum CallError {
+    /// Could not connect.
+    Connect(io::Error),
+    /// The request was too large to send.
+    TooLarge,
+    /// Anything else on the wire.
+    Io(io::Error),
+}
+
+impl Peer {
+    /// A connection to `target` at `addr`, made on first use.
+    pub(crate) fn new(target: u64, addr: String, source_ip: Option<std::net::IpAddr>) -> Peer {
+        Peer {
+            target,
+            addr,
+            source_ip,
+            connection: None,
+        }
+    }
+
+    /// Whether this is the connection to `target` at `addr`.
+    pub(crate) fn is(&self, target: u64, addr: &str) -> bool {
+        self.target == target && self.addr == addr
+    }
+
+    /// One request/response exchange for the forwarding link.
+    pub(crate) async fn request(
+        &mut self,
+        body: PeerRequestBody,
+        timeout: Duration,
+    ) -> io::Result<PeerResponse> {
+        self.call(body, timeout).await.map_err(|e| match e {
+            CallError::Connect(e) | CallError::Io(e) => e,
+            CallError::TooLarge => invalid("request exceeds the peer frame limit"),
+        })
+    }
+
+    async fn call(
+        &mut self,
+        body: PeerRequestBody,
+        timeout: Duration,
+    ) -> Result<PeerResponse, CallError> {
+        let request = encode(&PeerRequest {
+            target: self.target,
+            body,
+        })
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::FileTooLarge => CallError::TooLarge,
+            _ => CallError::Io(e),
+        })?;
+        let result = tokio::time::timeout(timeout, self.exchange(&request)).await;
+        let result = match result {
+            Ok(r) => r,
+            Err(_) => Err(CallError::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "peer rpc timed out",
+            ))),
+        };
+        if result.is_err() {
+            self.connection = None;
+        }
+        result
+    }
+
+    async fn exchange(&mut self, request: &[u8]) -> Result<PeerResponse, CallError> {
+        if self.connection.is_none() {
+            if self.addr.is_empty() {
+                return Err(CallError::Connect(io::Error::new(
+                    io::ErrorKind::AddrNotAvailable,
+                    format!("node {} has no peer address", self.target),
+                )));
+            }
+            let stream = connect(&self.addr, self.source_ip)
+                .await
+                .map_err(CallError::Connect)?;
+            stream.set_nodelay(true).map_err(CallError::Connect)?;
+            let (r, w) = stream.into_split();
+            self.connection = Some((BufReader::new(r), BufWriter::new(w)));
+        }
+        let Some((r, w)) = self.connection.as_mut() else {
+            unreachable!("connected above")
+        };
+        write_frame(w, request).await.map_err(CallError::Io)?;
+        let frame = read_frame(r).await.map_err(CallError::Io)?.ok_or_else(|| {
+            CallError::Io(io::Error::new(io::ErrorKind::UnexpectedEof, "peer closed"))
+        })?;
+        let response: PeerResponse =
+            bincode::deserialize(&frame).map_err(|e| CallError::Io(invalid(e.to_string())))?;
+        if let PeerResponse::WrongNode { node_id } = response {
+            return Err(CallError::Connect(invalid(format!(
+                "{} is node {node_id}, not node {}",
+                self.addr, self.target
+            ))));
+        }
+        Ok(response)
+    }
+
+    fn error<E: std::error::Error>(&self, e: CallError, entries: usize) -> RpcError<E> {
+        match e {
+            CallError::Connect(e) => RPCError::Unreachable(Unreachable::new(&e)),
+            CallError::TooLarge => RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(
+                (entries as u64 / 2).max(1),
+            )),
+            CallError::Io(e) => RPCError::Network(NetworkError::new(&e)),
+        }
+    }
+
+    fn unexpected<E: std::error::Error>(&self) -> RpcError<E> {
+        RPCError::Network(NetworkError::new(&invalid("mismatched peer response")))
     }
 }
 
 impl RaftNetwork<TypeConfig> for Peer {
     async fn append_entries(
         &mut self,
-        _rpc: AppendEntriesRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RpcError> {
-        Err(RPCError::Unreachable(Unreachable::new(&NoTransport(
-            self.target,
-        ))))
+        let entries = rpc.entries.len();
+        match self
+            .call(PeerRequestBody::AppendEntries(rpc), option.hard_ttl())
+            .await
+        {
+            Ok(PeerResponse::AppendEntries(r)) => {
+                r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(_) => Err(self.unexpected()),
+            Err(e) => Err(self.error(e, entries)),
+        }
     }
 
     async fn install_snapshot(
         &mut self,
-        _rpc: InstallSnapshotRequest<TypeConfig>,
-        _option: RPCOption,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
     ) -> Result<InstallSnapshotResponse<u64>, RpcError<InstallSnapshotError>> {
-        Err(RPCError::Unreachable(Unreachable::new(&NoTransport(
-            self.target,
-        ))))
+        match self
+            .call(PeerRequestBody::InstallSnapshot(rpc), option.hard_ttl())
+            .await
+        {
+            Ok(PeerResponse::InstallSnapshot(r)) => {
+                r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(_) => Err(self.unexpected()),
+            Err(CallError::TooLarge) => Err(RPCError::Network(NetworkError::new(&invalid(
+                "snapshot chunk exceeds the peer frame limit",
+            )))),
+            Err(e) => Err(self.error(e, 0)),
+        }
     }
 
     async fn vote(
         &mut self,
-        _rpc: VoteRequest<u64>,
-        _option: RPCOption,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
     ) -> Result<VoteResponse<u64>, RpcError> {
-        Err(RPCError::Unreachable(Unreachable::new(&NoTransport(
-            self.target,
-        ))))
+        match self
+            .call(PeerRequestBody::Vote(rpc), option.hard_ttl())
+            .await
+        {
+            Ok(PeerResponse::Vote(r)) => {
+                r.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Ok(_) => Err(self.unexpected()),
+            Err(e) => Err(self.error(e, 0)),
+        }
     }
 }
 
-/// Serves peer RPCs on `listener` until `shutdown` resolves (placeholder:
-/// the TCP transport is not implemented yet; it only waits).
+/// Connect to `addr`, from `source_ip` if given (so that each server's
+/// peer traffic can be told apart by its source address, which the fault
+/// tests' proxies use to cut links between chosen servers).
+async fn connect(addr: &str, source_ip: Option<std::net::IpAddr>) -> io::Result<TcpStream> {
+    let Some(ip) = source_ip else {
+        return TcpStream::connect(addr).await;
+    };
+    let target = tokio::net::lookup_host(addr)
+        .await?
+        .find(|a| a.is_ipv4() == ip.is_ipv4())
+        .ok_or_else(|| invalid(format!("no address for {addr}")))?;
+    let socket = if ip.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(std::net::SocketAddr::new(ip, 0))?;
+    socket.connect(target).await
+}
+
+/// Serves peer RPCs for `consensus` on `listener` until `shutdown`
+/// resolves; open peer connections are closed when it returns.
 pub async fn serve_peers(
-    _listener: tokio::net::TcpListener,
-    _consensus: Consensus,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> std::io::Result<()> {
-    shutdown.await;
+    listener: TcpListener,
+    consensus: Consensus,
+    shutdown: impl Future<Output = ()>,
+) -> io::Result<()> {
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of descriptors and the like: keep serving.
+                        tracing::warn!(error = %e, "peer accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                if connections.len() >= PEER_CONNECTIONS_MAX {
+                    tracing::warn!(%peer, "too many peer connections; refusing");
+                    drop(stream);
+                    continue;
+                }
+                let consensus = consensus.clone();
+                connections.spawn(async move {
+                    if let Err(e) = serve_connection(stream, consensus).await {
+                        tracing::debug!(%peer, error = %e, "peer connection closed");
+                    }
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    connections.shutdown().await;
     Ok(())
+}
+
+async fn serve_connection(stream: TcpStream, consensus: Consensus) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let (r, w) = stream.into_split();
+    let (mut r, mut w) = (BufReader::new(r), BufWriter::new(w));
+    let raft = &consensus.inner.raft;
+    let node_id = consensus.inner.node_id;
+    loop {
+        let frame = match tokio::time::timeout(PEER_IDLE_TIMEOUT, read_frame(&mut r)).await {
+            Ok(Ok(Some(frame))) => frame,
+            Ok(Ok(None)) | Err(_) => return Ok(()),
+            Ok(Err(e)) => return Err(e),
+        };
+        let request: PeerRequest =
+            bincode::deserialize(&frame).map_err(|e| invalid(e.to_string()))?;
+        let response = if request.target != node_id {
+            PeerResponse::WrongNode { node_id }
+        } else {
+            match request.body {
+                PeerRequestBody::AppendEntries(rpc) => {
+                    PeerResponse::AppendEntries(raft.append_entries(rpc).await)
+                }
+                PeerRequestBody::Vote(rpc) => PeerResponse::Vote(raft.vote(rpc).await),
+                PeerRequestBody::InstallSnapshot(rpc) => {
+                    PeerResponse::InstallSnapshot(raft.install_snapshot(rpc).await)
+                }
+                // Forwarded requests are answered by this node alone: a
+                // node that no longer leads says so rather than forwarding
+                // again, so requests never travel in circles.
+                PeerRequestBody::Propose(batch) => {
+                    PeerResponse::Propose(consensus.propose_local(batch).await)
+                }
+                PeerRequestBody::ReadIndex => {
+                    PeerResponse::ReadIndex(consensus.read_index_local().await)
+                }
+                PeerRequestBody::SessionActivity(ids) => {
+                    consensus.deliver_session_activity(&ids);
+                    PeerResponse::SessionActivity
+                }
+                PeerRequestBody::Reconfigure(change) => {
+                    PeerResponse::Reconfigure(consensus.reconfigure_local(change).await)
+                }
+            }
+        };
+        let body = encode(&response)?;
+        tokio::time::timeout(PEER_WRITE_TIMEOUT, write_frame(&mut w, &body))
+            .await
+            .map_err(|_| {
+                io::Error::new(io::ErrorKind::TimedOut, "peer response write timed out")
+            })??;
+    }
 }

@@ -32,6 +32,10 @@ pub struct SessionInfo {
     pub timeout_ms: i32,
     /// The password a client must present to resume the session.
     pub password: [u8; 16],
+    /// The server the session's client is attached to (0: none recorded).
+    /// Writes proposed by another server fail with SESSIONMOVED, so a
+    /// client's old connection can no longer act for it after a move.
+    pub owner: u64,
 }
 
 /// Who asks, and when: the parts of a `Txn` every op needs.
@@ -104,6 +108,14 @@ impl Database {
             .txns
             .iter()
             .map(|txn| {
+                // A sync barrier changes nothing and, as ZooKeeper's sync,
+                // takes no zxid of its own.
+                if txn.op == TxnOp::Noop {
+                    return TxnOutcome {
+                        zxid: self.last_zxid,
+                        result: Ok(OpResult::Done),
+                    };
+                }
                 let zxid = self.last_zxid + 1;
                 let result = self.apply(txn, zxid, triggers);
                 TxnOutcome { zxid, result }
@@ -140,7 +152,19 @@ impl Database {
             TxnOp::CreateSession {
                 timeout_ms,
                 password,
-            } => Ok(self.create_session(txn.time_ms, *timeout_ms, *password)),
+            } => Ok(self.create_session(
+                txn.time_ms,
+                *timeout_ms,
+                *password,
+                txn.origin.map_or(0, |o| o.server_id),
+            )),
+            TxnOp::AttachSession { owner } => match self.sessions.get_mut(&txn.session_id) {
+                Some(session) => {
+                    session.owner = *owner;
+                    Ok(OpResult::Done)
+                }
+                None => Err(ErrorCode::SessionExpired),
+            },
             TxnOp::CloseSession => {
                 self.kill_session(txn.session_id, zxid, triggers);
                 Ok(OpResult::SessionsClosed)
@@ -154,9 +178,16 @@ impl Database {
             // A client write from a session the log no longer knows (it
             // expired or closed while the request was in flight) fails as
             // in ZooKeeper's PrepRequestProcessor.
-            _ if txn.session_id != 0 && !self.sessions.contains_key(&txn.session_id) => {
-                Err(ErrorCode::SessionExpired)
-            }
+            _ if txn.session_id != 0 => match self.sessions.get(&txn.session_id) {
+                None => Err(ErrorCode::SessionExpired),
+                Some(s) if s.owner != 0 && txn.origin.is_some_and(|o| o.server_id != s.owner) => {
+                    Err(ErrorCode::SessionMoved)
+                }
+                Some(_) => match &txn.op {
+                    TxnOp::Multi(ops) => Ok(self.multi(&caller, ops, triggers)),
+                    op => self.node_op(&caller, op, triggers),
+                },
+            },
             TxnOp::Multi(ops) => Ok(self.multi(&caller, ops, triggers)),
             TxnOp::Reap { paths } => Ok(self.reap(paths, txn.time_ms, zxid, triggers)),
             TxnOp::Noop => Ok(OpResult::Done),
@@ -166,7 +197,13 @@ impl Database {
 
     /// `initializeNextSessionId(1)` seeded with the first session's time,
     /// then one more per session.
-    fn create_session(&mut self, time_ms: i64, timeout_ms: i32, password: [u8; 16]) -> OpResult {
+    fn create_session(
+        &mut self,
+        time_ms: i64,
+        timeout_ms: i32,
+        password: [u8; 16],
+        owner: u64,
+    ) -> OpResult {
         if self.next_session_id == 0 {
             let seed = (((time_ms << 24) as u64) >> 8) as i64;
             self.next_session_id = seed | (SESSION_ID_SERVER_ID << 56);
@@ -181,6 +218,7 @@ impl Database {
             SessionInfo {
                 timeout_ms,
                 password,
+                owner,
             },
         );
         OpResult::SessionCreated { session_id: id }

@@ -171,7 +171,7 @@ impl WatchManager {
         // deletions below them, never child-list changes.
         if self.recursive_count > 0 && event != EventType::NodeChildrenChanged {
             let mut ancestor = path;
-            while let Some(parent) = corral_parent(ancestor) {
+            while let Some(parent) = corral::path::parent(ancestor) {
                 if let Some(conns) = self.by_path.get(parent) {
                     for (&conn, &bits) in conns {
                         if bits & RECURSIVE != 0 && !notified.contains(&conn) {
@@ -231,18 +231,6 @@ fn mask_of(watcher_type: WatcherType) -> u8 {
         WatcherType::Any => DATA | CHILD | PERSISTENT | RECURSIVE,
         WatcherType::Persistent => PERSISTENT,
         WatcherType::PersistentRecursive => RECURSIVE,
-    }
-}
-
-/// The parent of an absolute path; None for the root.
-fn corral_parent(path: &str) -> Option<&str> {
-    if path == "/" {
-        return None;
-    }
-    match path.rfind('/') {
-        Some(0) => Some("/"),
-        Some(i) => Some(&path[..i]),
-        None => None,
     }
 }
 
@@ -321,7 +309,9 @@ mod tests {
         assert!(!w.contains(1, "/a", WatcherType::Children));
         assert!(!w.remove(1, "/a", WatcherType::Children));
         assert!(w.remove(1, "/a", WatcherType::Data));
-        assert!(!w.contains(1, "/a", WatcherType::Data));
+        // The recursive watch stays, and ZooKeeper finds it as a data watch.
+        assert!(w.contains(1, "/a", WatcherType::Data));
+        assert_eq!(w.trigger("/a", EventType::NodeDataChanged), vec![1]);
         assert!(w.contains(1, "/a", WatcherType::Any));
         assert!(w.remove(1, "/a", WatcherType::Any));
         assert_eq!(w.watch_count(), 0);
