@@ -1,10 +1,10 @@
-//! Interoperation with Apache Curator (Debian's `libcurator-recipes-java`):
-//! a Java program (`tests/curator/MutexInterop.java`, compiled with
-//! `javac` into a temporary directory) takes the same lock with Curator's
-//! `InterProcessMutex` as Rust clients with [`Mutex`], against a
-//! `corral-server` and an Apache ZooKeeper process.
+//! Interoperation with Apache Curator (Debian's `libcurator-recipes-java`,
+//! Curator 5.4), against a `corral-server` and an Apache ZooKeeper process.
+//! Java programs in `tests/curator/` are compiled with `javac` into a
+//! temporary directory.
 //!
-//! Oracles: Curator's lock nodes have the layout the Rust mutex writes
+//! `curator_mutex_interop`: `MutexInterop.java` takes the same lock with
+//! Curator's `InterProcessMutex` as Rust clients with [`Mutex`]. Oracles: Curator's lock nodes have the layout the Rust mutex writes
 //! (`_c_<uuid>-lock-<seq>`) and queue behind a Rust holder; every client,
 //! Java or Rust, appends `enter <id>` / `exit <id>` to one marker file
 //! inside the critical section, and the file must be a sequence of
@@ -21,7 +21,10 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use corral::client::{Client, CreateOptions};
-use corral::recipes::{protected_id, Mutex};
+use corral::recipes::{
+    protected_id, Barrier, DoubleBarrier, Election, LeaderLatch, Membership, Mutex, Queue, RwLock,
+    Semaphore, SharedCount,
+};
 use corral_tests::{
     against_both, connect, eventually, shared_connect_string, unique_root, within, ServerKind,
 };
@@ -227,4 +230,268 @@ async fn curator_mutex_interop(kind: ServerKind) {
     admin.close().await.unwrap();
 }
 
-against_both!(curator_mutex_interop);
+/// `CuratorShell.java`, one command per line, one answer per line.
+struct Shell {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Shell {
+    async fn start(classes: &Path, classpath: &str, connect_string: &str) -> Shell {
+        let mut child = tokio::process::Command::new("java")
+            .arg("-cp")
+            .arg(format!("{}:{classpath}", classes.display()))
+            .arg("CuratorShell")
+            .arg(connect_string)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start java");
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut shell = Shell {
+            child,
+            stdin,
+            stdout,
+        };
+        assert_eq!(shell.line().await, "ready");
+        shell
+    }
+
+    async fn line(&mut self) -> String {
+        within("curator shell", self.stdout.next_line())
+            .await
+            .unwrap()
+            .expect("curator shell exited")
+    }
+
+    /// Sends `command` and returns the answer, which must not be an error.
+    async fn run(&mut self, command: &str) -> String {
+        use tokio::io::AsyncWriteExt;
+        self.stdin
+            .write_all(format!("{command}\n").as_bytes())
+            .await
+            .unwrap();
+        self.stdin.flush().await.unwrap();
+        let answer = self.line().await;
+        assert!(!answer.starts_with("error"), "{command}: {answer}");
+        answer
+    }
+
+    async fn quit(mut self) {
+        self.run("quit").await;
+        within("java exit", self.child.wait()).await.unwrap();
+    }
+}
+
+/// Rust recipes and Curator's, on the same paths, through `CuratorShell`:
+/// each phase checks that one side sees and honours the other's nodes.
+async fn curator_recipes_interop(kind: ServerKind) {
+    let classpath = match curator_classpath() {
+        Ok(classpath) => classpath,
+        Err(reason) => {
+            eprintln!("skipped: Curator cannot run here: {reason}");
+            return;
+        }
+    };
+    let classes = tempfile::tempdir().unwrap();
+    compile("CuratorShell", &classpath, classes.path());
+    let connect_string = shared_connect_string(kind).await;
+    let client = connect(&connect_string).await;
+    let root = unique_root(&client, "curator-recipes").await;
+    let mut java = Shell::start(classes.path(), &classpath, &connect_string).await;
+    let short = 300;
+    let long = 30_000;
+
+    tracing::info!("--- LeaderLatch: a Rust leader, a Curator follower, then the reverse");
+    {
+        let path = format!("{root}/latch");
+        let rust = LeaderLatch::start(&client, &path, "rust-a").await.unwrap();
+        within("rust leads", rust.wait_leadership()).await.unwrap();
+        java.run(&format!("latch-start {path} java-b")).await;
+        assert_eq!(java.run(&format!("latch-await {short}")).await, "false");
+        assert_eq!(java.run("latch-leader").await, "rust-a");
+        eventually("both participate", || async {
+            rust.participants().await.unwrap().len() == 2
+        })
+        .await;
+        assert_eq!(java.run("latch-participants").await, "rust-a,java-b");
+        let ids: Vec<String> = rust
+            .participants()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        assert_eq!(ids, ["rust-a", "java-b"]);
+        rust.close().await.unwrap();
+        assert_eq!(java.run(&format!("latch-await {long}")).await, "true");
+        let follower = LeaderLatch::start(&client, &path, "rust-c").await.unwrap();
+        assert_eq!(follower.leader().await.unwrap().unwrap().id, "java-b");
+        assert!(!follower.has_leadership());
+        java.run("latch-close").await;
+        within("rust leads again", follower.wait_leadership())
+            .await
+            .unwrap();
+        follower.close().await.unwrap();
+    }
+
+    tracing::info!("--- LeaderSelector sees the leader of a Rust Election");
+    {
+        let path = format!("{root}/selector");
+        let lease = Election::new(&client, &path, "rust-leader")
+            .campaign()
+            .await
+            .unwrap();
+        assert_eq!(
+            java.run(&format!("selector-leader {path}")).await,
+            "rust-leader"
+        );
+        lease.release().await.unwrap();
+    }
+
+    tracing::info!("--- InterProcessReadWriteLock against the Rust RwLock");
+    {
+        let path = format!("{root}/rw");
+        let rust = RwLock::new(&client, &path);
+        let write = rust.write().await.unwrap();
+        assert_eq!(
+            java.run(&format!("read-lock {path} {short}")).await,
+            "false"
+        );
+        assert_eq!(
+            java.run(&format!("write-lock {path} {short}")).await,
+            "false"
+        );
+        write.release().await.unwrap();
+        assert_eq!(java.run(&format!("read-lock {path} {long}")).await, "true");
+        // Readers share across languages; a Rust writer waits for Java's read.
+        let read = within("shared read", rust.read()).await.unwrap();
+        assert!(rust
+            .try_write(std::time::Duration::from_millis(short))
+            .await
+            .unwrap()
+            .is_none());
+        read.release().await.unwrap();
+        java.run("rw-release").await;
+        let write = within("write after java", rust.write()).await.unwrap();
+        write.release().await.unwrap();
+    }
+
+    tracing::info!("--- InterProcessSemaphoreV2 against the Rust Semaphore");
+    {
+        let path = format!("{root}/sem");
+        let rust = Semaphore::new(&client, &path, 2);
+        assert_eq!(
+            java.run(&format!("sem-acquire {path} 2 {long}")).await,
+            "true"
+        );
+        let lease = within("second lease", rust.acquire()).await.unwrap();
+        assert_eq!(
+            java.run(&format!("sem-acquire {path} 2 {short}")).await,
+            "false"
+        );
+        assert!(rust
+            .try_acquire(std::time::Duration::from_millis(short))
+            .await
+            .unwrap()
+            .is_none());
+        lease.release().await.unwrap();
+        assert_eq!(
+            java.run(&format!("sem-acquire {path} 2 {long}")).await,
+            "true"
+        );
+        java.run("sem-release").await;
+        let lease = within("lease after java", rust.acquire()).await.unwrap();
+        lease.release().await.unwrap();
+    }
+
+    tracing::info!("--- SharedCount both ways");
+    {
+        let path = format!("{root}/count");
+        let rust = SharedCount::start(&client, &path, 10).await.unwrap();
+        assert_eq!(rust.add(5).await.unwrap(), 15);
+        assert_eq!(java.run(&format!("count-get {path}")).await, "15");
+        assert_eq!(java.run(&format!("count-add {path} 7")).await, "22");
+        assert_eq!(rust.get().await.unwrap().value, 22);
+    }
+
+    tracing::info!("--- DistributedQueue both ways, in order");
+    {
+        let path = format!("{root}/queue");
+        let rust = Queue::new(&client, &path);
+        for item in ["a", "b", "c"] {
+            rust.put(item.as_bytes()).await.unwrap();
+        }
+        assert_eq!(
+            java.run(&format!("queue-take {path} 3 {long}")).await,
+            "a,b,c"
+        );
+        java.run(&format!("queue-put {path} x")).await;
+        java.run(&format!("queue-put {path} y")).await;
+        assert_eq!(within("take", rust.take()).await.unwrap(), b"x");
+        assert_eq!(within("take", rust.take()).await.unwrap(), b"y");
+    }
+
+    tracing::info!("--- DistributedBarrier set by Curator, awaited in Rust");
+    {
+        let path = format!("{root}/barrier");
+        java.run(&format!("barrier-set {path}")).await;
+        let barrier = Barrier::new(&client, &path);
+        assert!(barrier.is_set().await.unwrap());
+        assert!(!barrier
+            .wait_timeout(std::time::Duration::from_millis(short))
+            .await
+            .unwrap());
+        java.run(&format!("barrier-remove {path}")).await;
+        within("barrier lifted", barrier.wait()).await.unwrap();
+    }
+    tracing::info!("--- DistributedDoubleBarrier with one Curator and one Rust member");
+    {
+        let path = format!("{root}/double");
+        let rust = DoubleBarrier::new(&client, &path, 2);
+        let entering = tokio::spawn(async move {
+            rust.enter().await.unwrap();
+            rust
+        });
+        assert_eq!(
+            java.run(&format!("dbarrier-enter {path} 2 {long}")).await,
+            "true"
+        );
+        let rust = within("rust entered", entering).await.unwrap();
+        let leaving = tokio::spawn(async move { rust.leave().await });
+        assert_eq!(java.run(&format!("dbarrier-leave {long}")).await, "true");
+        within("rust left", leaving).await.unwrap().unwrap();
+    }
+
+    tracing::info!("--- GroupMember and Membership see each other");
+    {
+        let path = format!("{root}/group");
+        let group = Membership::new(&client, &path);
+        let me = group.join("rust-1", b"10.0.0.1").await.unwrap();
+        java.run(&format!("member-join {path} java-1 10.0.0.2"))
+            .await;
+        assert_eq!(
+            java.run(&format!("members 2 {long}")).await,
+            "java-1=10.0.0.2,rust-1=10.0.0.1"
+        );
+        let mut view = group.watch();
+        within("both members", async {
+            while view.changed().await.unwrap().len() != 2 {}
+        })
+        .await;
+        assert_eq!(group.members().await.unwrap()["java-1"], b"10.0.0.2");
+        me.leave().await.unwrap();
+        assert_eq!(
+            java.run(&format!("members 1 {long}")).await,
+            "java-1=10.0.0.2"
+        );
+        java.run("member-leave").await;
+    }
+    java.quit().await;
+    client.close().await.unwrap();
+}
+
+against_both!(curator_mutex_interop, curator_recipes_interop);
