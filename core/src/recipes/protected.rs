@@ -177,6 +177,7 @@ pub async fn create_protected(
             err if is_transient(&err) && attempt < RETRIES_MAX => {
                 wait_connected(client).await?;
                 if let Some(found) = find_protected(client, parent, &uuid, mode).await? {
+                    tracing::debug!(path = %found.0, "protected create was applied before the connection loss");
                     return Ok(found);
                 }
             }
