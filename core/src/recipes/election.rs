@@ -149,8 +149,7 @@ impl Election {
     }
 
     fn queue(&self) -> &LockQueue {
-        let mutex: &Mutex = &self.mutex;
-        mutex.queue()
+        self.mutex.queue()
     }
 }
 

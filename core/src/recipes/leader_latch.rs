@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 
-use crate::client::Client;
+use crate::client::{Client, StateWatcher};
 use crate::error::{Error, Result};
 use crate::proto::CreateMode;
 
@@ -13,7 +13,8 @@ use super::election::{leader_of, participants_of, LeaderObserver, Participant};
 use super::lease::{lost, LostReason};
 use super::lock_queue::{Grant, LockQueue};
 use super::protected::{
-    create_protected, delete_quietly, end_error, join, name_of, retrying, wait_connected,
+    create_protected, delete_quietly, end_error, is_transient, join, name_of, retrying,
+    wait_connected_or_end,
 };
 
 /// Curator's latch node name (`LeaderLatch.LOCK_NAME`).
@@ -249,69 +250,88 @@ impl Runner {
         }
     }
 
-    async fn follow(&self, mut node_path: String, mut czxid: i64) -> Result<()> {
+    async fn follow(&self, node_path: String, czxid: i64) -> Result<()> {
         let client = &self.queue.client;
         let mut states = client.state_watcher();
+        let mut node = (node_path, czxid);
         loop {
-            if !client.state().is_connected() {
-                self.state.send_replace(LatchState::Follower);
-                wait_connected(client).await?;
-            }
-            let children = self.queue.sorted_children().await?;
-            let ours = children.iter().position(|c| c == name_of(&node_path));
-            let Some(ours) = ours else {
-                // Our node is gone while the session lives: join again.
-                self.state.send_replace(LatchState::Follower);
-                if client.state().is_terminal() {
-                    return Err(end_error(client.state()));
+            match self.step(&mut node, &mut states).await {
+                Ok(()) => {}
+                Err(err) if client.state().is_terminal() => return Err(err),
+                // A failure past the retries of one step, or a long outage:
+                // not leading meanwhile, and the race goes on once
+                // connected (the session may well have survived).
+                Err(err) if is_transient(&err) => {
+                    self.state.send_replace(LatchState::Follower);
+                    wait_connected_or_end(client).await?;
                 }
-                let (path, stat) = create_protected(
-                    client,
-                    &self.queue.path,
-                    LATCH_NAME,
-                    self.id.as_bytes(),
-                    CreateMode::EphemeralSequential,
-                )
-                .await?;
-                node_path = path;
-                czxid = stat.czxid;
-                self.node.send_replace(Some(node_path.clone()));
-                continue;
-            };
-            if ours == 0 {
-                self.state.send_replace(LatchState::Leader {
-                    fencing_token: czxid,
-                });
-                tokio::select! {
-                    reason = lost(client, &node_path) => {
-                        if let LostReason::SessionEnded(state) = reason {
-                            return Err(end_error(state));
-                        }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// One evaluation of the latch: lead until that changes, or wait on the
+    /// predecessor once.
+    async fn step(&self, node: &mut (String, i64), states: &mut StateWatcher) -> Result<()> {
+        let client = &self.queue.client;
+        if !client.state().is_connected() {
+            self.state.send_replace(LatchState::Follower);
+            wait_connected_or_end(client).await?;
+        }
+        let children = self.queue.sorted_children().await?;
+        let Some(ours) = children.iter().position(|c| c == name_of(&node.0)) else {
+            // Our node is gone while the session lives: join again.
+            self.state.send_replace(LatchState::Follower);
+            if client.state().is_terminal() {
+                return Err(end_error(client.state()));
+            }
+            let (path, stat) = create_protected(
+                client,
+                &self.queue.path,
+                LATCH_NAME,
+                self.id.as_bytes(),
+                CreateMode::EphemeralSequential,
+            )
+            .await?;
+            *node = (path, stat.czxid);
+            self.node.send_replace(Some(node.0.clone()));
+            return Ok(());
+        };
+        if ours == 0 {
+            self.state.send_replace(LatchState::Leader {
+                fencing_token: node.1,
+            });
+            tokio::select! {
+                reason = lost(client, &node.0) => {
+                    if let LostReason::SessionEnded(state) = reason {
+                        return Err(end_error(state));
                     }
+                }
+                // Disconnected: leadership unknown until reconnected.
+                state = states.changed() => {
+                    if state.is_terminal() {
+                        return Err(end_error(state));
+                    }
+                }
+            }
+            return Ok(());
+        }
+        self.state.send_replace(LatchState::Follower);
+        let ahead = join(&self.queue.path, &children[ours - 1]);
+        match retrying(client, || client.get_and_watch_data(&ahead)).await {
+            Ok((_, _, watcher)) => {
+                tokio::select! {
+                    _ = watcher.changed() => {}
                     state = states.changed() => {
                         if state.is_terminal() {
                             return Err(end_error(state));
                         }
                     }
                 }
-                continue;
+                Ok(())
             }
-            self.state.send_replace(LatchState::Follower);
-            let ahead = join(&self.queue.path, &children[ours - 1]);
-            match retrying(client, || client.get_and_watch_data(&ahead)).await {
-                Ok((_, _, watcher)) => {
-                    tokio::select! {
-                        _ = watcher.changed() => {}
-                        state = states.changed() => {
-                            if state.is_terminal() {
-                                return Err(end_error(state));
-                            }
-                        }
-                    }
-                }
-                Err(Error::NoNode { .. }) => {}
-                Err(err) => return Err(err),
-            }
+            Err(Error::NoNode { .. }) => Ok(()),
+            Err(err) => Err(err),
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::client::{Client, SessionState};
 use crate::error::{Error, Result};
 use crate::proto::{EventType, KeeperState};
 
-use super::protected::{delete_quietly, is_transient};
+use super::protected::{delete_quietly, is_transient, wait_connected_or_end};
 
 /// Why a [`Lease`] (or a leadership) was lost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,11 +142,9 @@ pub(crate) async fn lost(client: &Client, path: &str) -> LostReason {
             }
             Err(err) if is_transient(&err) => {
                 // However long the disconnection, the lease is not known
-                // lost until the session ends: wait without a bound.
-                let mut states = client.state_watcher();
-                let mut state = states.current();
-                while !state.is_connected() && !state.is_terminal() {
-                    state = states.changed().await;
+                // lost until the session ends.
+                if let Err(err) = wait_connected_or_end(client).await {
+                    return LostReason::SessionEnded(ended_by(&err));
                 }
             }
             // The client fails waiting requests before it publishes its

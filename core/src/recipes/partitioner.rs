@@ -12,7 +12,7 @@ use crate::proto::EventType;
 
 use super::protected::{
     delete_quietly, end_error, ensure_containers, is_transient, join, retrying, wait_connected,
-    RETRIES_MAX,
+    wait_connected_or_end, RETRIES_MAX,
 };
 
 /// The child of the partitioner's path listing the live workers.
@@ -40,6 +40,10 @@ pub const CLAIMS_NODE: &str = "claims";
 /// worker's session holds: a partition is added after its claim is
 /// created and removed before its claim is deleted. Stop working on a
 /// partition when it leaves the set (use [`owned_receiver`](Partitioner::owned_receiver)).
+/// While the client is `Disconnected` the set is kept, but the session,
+/// and with it the claims, may be expiring: pause work on
+/// [`Client::state_watcher`]'s `Disconnected` if a second worker on the
+/// same partition for up to a session timeout is unacceptable.
 ///
 /// ```no_run
 /// # async fn demo(client: corral::client::Client) -> Result<(), corral::Error> {
@@ -169,7 +173,7 @@ struct Worker {
 impl Worker {
     async fn run(self, mut stop: oneshot::Receiver<()>) {
         let result = tokio::select! {
-            result = self.balance() => result,
+            result = self.balance_until_end() => result,
             _ = &mut stop => Ok(()),
         };
         if let Err(err) = &result {
@@ -242,13 +246,27 @@ impl Worker {
             .collect()
     }
 
+    /// Balances until the session ends; a step failing past its retries
+    /// (a long outage) resumes once connected, since the session and its
+    /// claims may have survived.
+    async fn balance_until_end(&self) -> Result<()> {
+        loop {
+            match self.balance().await {
+                Err(err) if !self.client.state().is_terminal() && is_transient(&err) => {
+                    wait_connected_or_end(&self.client).await?;
+                }
+                other => return other,
+            }
+        }
+    }
+
     async fn balance(&self) -> Result<()> {
         let client = &self.client;
         let mut states = client.state_watcher();
         let preference = self.preference();
         loop {
             if !client.state().is_connected() {
-                wait_connected(client).await?;
+                wait_connected_or_end(client).await?;
             }
             let (members, _, members_watch) =
                 retrying(client, || client.get_and_watch_children(&self.members)).await?;

@@ -91,6 +91,24 @@ pub(crate) async fn wait_connected(client: &Client) -> Result<()> {
     }
 }
 
+/// Waits, without a bound, until the client is connected; fails once it
+/// has ended. For long-lived followers (latches, partitioners), whose
+/// session may outlive a long outage: ZooKeeper does not expire sessions
+/// while the ensemble itself is down.
+pub(crate) async fn wait_connected_or_end(client: &Client) -> Result<()> {
+    let mut states = client.state_watcher();
+    let mut state = states.current();
+    loop {
+        if state.is_connected() {
+            return Ok(());
+        }
+        if state.is_terminal() {
+            return Err(end_error(state));
+        }
+        state = states.changed().await;
+    }
+}
+
 /// The parent of `path` (`/a/b` -> `/a`, `/a` -> `/`).
 pub(crate) fn parent_of(path: &str) -> &str {
     match path.rfind('/') {
