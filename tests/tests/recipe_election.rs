@@ -6,8 +6,11 @@
 
 use corral::client::Client;
 use corral::recipes::{protected_id, Election, LatchState, LeaderLatch, LostReason};
+use std::time::Duration;
+
 use corral_tests::{
-    against_both, connect, eventually, shared_connect_string, unique_root, within, ServerKind,
+    against_both, connect, connector, eventually, shared_connect_string, unique_root, within,
+    Proxy, ProxyMode, ServerKind,
 };
 
 async fn election_with_leader_loss(kind: ServerKind) {
@@ -185,4 +188,53 @@ async fn leader_latch(kind: ServerKind) {
     admin.close().await.unwrap();
 }
 
-against_both!(election_with_leader_loss, leader_latch);
+async fn latch_leader_expires(kind: ServerKind) {
+    let connect_string = shared_connect_string(kind).await;
+    let port: u16 = connect_string.rsplit(':').next().unwrap().parse().unwrap();
+    let proxy = Proxy::start(port).await;
+    let cut = connector(&proxy.connect_string())
+        .session_timeout(Duration::from_secs(2))
+        .connect()
+        .await
+        .unwrap();
+    let healthy = connect(&connect_string).await;
+    let root = unique_root(&healthy, "latch-expiry").await;
+    let path = format!("{root}/latch");
+    let first = LeaderLatch::start(&cut, &path, "first").await.unwrap();
+    let first_token = within("first leads", first.wait_leadership())
+        .await
+        .unwrap();
+    let second = LeaderLatch::start(&healthy, &path, "second").await.unwrap();
+
+    tracing::info!("--- cut the leader off until its session expires");
+    {
+        proxy.set_mode(ProxyMode::Blackhole);
+        // Disconnected: the leader stops claiming leadership at once...
+        within("first steps down", first.leadership_lost()).await;
+        // ...and once its session expires, the other takes over.
+        let second_token = within("second leads", second.wait_leadership())
+            .await
+            .unwrap();
+        assert!(second_token > first_token);
+        proxy.set_mode(ProxyMode::Pass);
+        let mut states = first.state_receiver();
+        within(
+            "first closes",
+            states.wait_for(|s| *s == LatchState::Closed),
+        )
+        .await
+        .unwrap();
+        assert!(matches!(
+            first.wait_leadership().await,
+            Err(corral::Error::SessionExpired)
+        ));
+    }
+    second.close().await.unwrap();
+    healthy.close().await.unwrap();
+}
+
+against_both!(
+    election_with_leader_loss,
+    leader_latch,
+    latch_leader_expires
+);
