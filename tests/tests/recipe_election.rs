@@ -151,7 +151,13 @@ async fn leader_latch(kind: ServerKind) {
     {
         clients[0].close().await.unwrap();
         within("old leader steps down", latches[0].leadership_lost()).await;
-        assert_eq!(latches[0].state(), LatchState::Closed);
+        let mut state = latches[0].state_receiver();
+        within(
+            "old latch closes",
+            state.wait_for(|s| *s == LatchState::Closed),
+        )
+        .await
+        .unwrap();
         let next = within("next leader", latches[1].wait_leadership())
             .await
             .unwrap();

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use tokio::sync::{broadcast, oneshot};
 
-use crate::client::{Client, SessionState, Stat, WatchedEvent};
+use crate::client::{Client, Stat, StateWatcher, WatchedEvent};
 use crate::error::{Error, Result};
 use crate::proto::{AddWatchMode, EventType};
 
@@ -92,6 +92,9 @@ impl TreeCache {
     /// Starts caching the subtree at `root` (which need not exist); returns
     /// after the first full load.
     pub async fn start(client: &Client, root: &str) -> Result<TreeCache> {
+        // Subscribed before anything is read, so that no reconnection after
+        // the first load goes unnoticed.
+        let states = client.state_watcher();
         let watcher = retrying(client, || {
             client.add_watch(root, AddWatchMode::PersistentRecursive)
         })
@@ -106,7 +109,7 @@ impl TreeCache {
         keeper.reload().await?;
         let nodes = keeper.nodes.clone();
         let (stop, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(keeper.run(watcher, stop_rx));
+        let task = tokio::spawn(keeper.run(watcher, states, stop_rx));
         Ok(TreeCache {
             root: root.to_owned(),
             nodes,
@@ -193,9 +196,9 @@ impl Keeper {
     async fn run(
         self,
         mut watcher: crate::client::PersistentWatcher,
+        mut states: StateWatcher,
         mut stop: oneshot::Receiver<()>,
     ) {
-        let mut states = self.client.state_watcher();
         let mut needs_reload = false;
         loop {
             if needs_reload && self.client.state().is_connected() {
@@ -220,8 +223,8 @@ impl Keeper {
                         break;
                     }
                     // Whatever changed while disconnected is not replayed
-                    // by the persistent watch: reload once connected.
-                    if state == SessionState::Disconnected {
+                    // by the persistent watch: reload on every (re)connection.
+                    if state.is_connected() {
                         needs_reload = true;
                     }
                     Ok(())
