@@ -27,6 +27,25 @@
 //! | [`Membership`] | `GroupMember` | `<member id>` (ephemeral), data = payload |
 //! | [`TreeCache`] | `CuratorCache` | (reads any subtree) |
 //! | [`Partitioner`] | (none) | `members/<worker>`, `claims/<partition>` (ephemeral) |
+//!
+//! Every layout with a Curator counterpart is exercised against Curator 5.4
+//! itself by `tests/tests/recipe_curator.rs` (Java and Rust on the same
+//! paths). Differences from Curator: locks are not reentrant (a lock
+//! belongs to a session, and async code has no thread to key reentrancy
+//! on); a [`Membership`] member is not recreated after its session expires
+//! (Curator's `PersistentNode` is); the client does not replace an expired
+//! session, so long-lived recipes end with it.
+//!
+//! [`LeaderLatch`], [`TreeCache`] and [`Partitioner`] run a background task
+//! on the tokio runtime that starts them; the others run only inside the
+//! caller's futures, and dropping such a future withdraws (its waiting
+//! node is deleted from a spawned task).
+//!
+//! While the client is `Disconnected`, a holder cannot know whether its
+//! session, and so its grant, survives: Curator calls this `SUSPENDED`.
+//! [`Lease::lost`] resolves only on a certain loss; pause work on
+//! [`StateWatcher`](crate::client::StateWatcher) events if needed, and rely
+//! on fencing tokens for safety.
 
 mod barrier;
 mod counter;
