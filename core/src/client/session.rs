@@ -799,7 +799,11 @@ impl SessionTask {
             End::AuthFailed => (SessionState::AuthFailed, Error::AuthFailed, None),
         };
         info!(state = %state, "session ended");
+        // Publish the end (error, then state) before failing anything, so
+        // that a caller whose request fails with SessionExpired already
+        // reads Expired.
         self.shared.set_end(error.clone());
+        self.shared.set_state(state);
         self.commands.close();
         let mut waiting: Vec<Command> = self.backlog.drain(..).collect();
         while let Ok(command) = self.commands.try_recv() {
@@ -815,7 +819,6 @@ impl SessionTask {
             }
         }
         lock(&self.shared.registry).terminate(state.keeper_state());
-        self.shared.set_state(state);
         for reply in close_replies {
             let _ = reply.send(());
         }
