@@ -119,9 +119,11 @@ def missing_on(server_hosts: str, acked: dict[str, bytes]) -> list[str]:
     client = kazoo_client(server_hosts)
     client.start(timeout=20)
     try:
-        client.sync("/load")
-        present = set(client.get_children("/load"))
-        missing = [p for p in acked if p.rsplit("/", 1)[1] not in present]
+        present = set()
+        for parent in sorted({p.rsplit("/", 1)[0] for p in acked}):
+            client.sync(parent)
+            present.update(f"{parent}/{name}" for name in client.get_children(parent))
+        missing = [p for p in acked if p not in present]
         pending = [(p, client.get_async(p)) for p in acked if p not in missing]
         for p, result in pending:
             data, _ = result.get(timeout=20)
