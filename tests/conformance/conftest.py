@@ -6,6 +6,10 @@ The server under test is picked by `CORRAL_TEST_TARGET`:
   else `<repo>/target/debug/corral-server`.
 * `zookeeper`: Debian's Apache ZooKeeper 3.8 standalone (`ZooKeeperServerMain`) with a
   generated `zoo.cfg`, so the suite itself is proven against the reference server.
+* `corral-ensemble`: three corral-server voters (same binary as `corral`) started by
+  `tests/ensemble/cluster.py`; `hosts` lists all three, `port` is server 1's (raw-wire tests
+  talk to one server), `restart`/`stop`/`start` act on every server. Tests whose expectation
+  differs on an ensemble (the `Mode:` line) assert the ensemble's behaviour via `ENSEMBLE`.
 
 Every server gets a free 127.0.0.1 port and its own temporary data dir. A server is ready
 when `ruok` answers `imok` and a session handshake succeeds (ZooKeeper answers `imok` before
@@ -31,13 +35,19 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE / "python"))
+sys.path.insert(0, str(REPO / "tests" / "ensemble"))
 
 from zkwire import RawClient, ServerClosed  # noqa: E402 - after the sys.path insert
 
 
 TARGET = os.environ.get("CORRAL_TEST_TARGET", "corral")
-if TARGET not in ("corral", "zookeeper"):
-    raise RuntimeError(f"CORRAL_TEST_TARGET must be corral or zookeeper, not {TARGET!r}")
+if TARGET not in ("corral", "zookeeper", "corral-ensemble"):
+    raise RuntimeError("CORRAL_TEST_TARGET must be corral, zookeeper or corral-ensemble, "
+                       f"not {TARGET!r}")
+# A 3-server corral ensemble: a few expectations differ (see the module docs).
+ENSEMBLE = TARGET == "corral-ensemble"
+# The `Mode:` of the server the suite's four-letter words go to.
+SERVER_MODES = ("leader", "follower") if ENSEMBLE else ("standalone",)
 
 TICK_TIME_MS = 2000
 MIN_SESSION_TIMEOUT_MS = 1000
@@ -242,10 +252,25 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
 
-def _make_server(tmp_root: Path, **kwargs) -> Server:
+def _make_server(tmp_root: Path, **kwargs):
+    """A started `Server`, or for corral-ensemble an `Ensemble` with the same interface."""
+    if ENSEMBLE:
+        from cluster import make_ensemble
+
+        return make_ensemble(tmp_root, voters=3,
+                             max_client_connections=kwargs.get("max_client_connections"),
+                             super_digest=kwargs.get("super_digest_value") or super_digest())
     server = Server(Path(tempfile.mkdtemp(prefix="srv-", dir=tmp_root)), **kwargs)
     server.start()
     return server
+
+
+def _dispose(server) -> None:
+    """Stop a server, or an ensemble and its peer proxy."""
+    if hasattr(server, "close"):
+        server.close()
+    else:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -258,7 +283,7 @@ def server(_server_root):
     """A server shared by one test module (tests use distinct paths)."""
     srv = _make_server(_server_root)
     yield srv
-    srv.stop()
+    _dispose(srv)
 
 
 @pytest.fixture
@@ -266,7 +291,7 @@ def fresh_server(_server_root):
     """A server of its own for tests that restart it or depend on global counters."""
     srv = _make_server(_server_root)
     yield srv
-    srv.stop()
+    _dispose(srv)
 
 
 @pytest.fixture
@@ -281,7 +306,7 @@ def server_factory(_server_root):
 
     yield make
     for srv in started:
-        srv.stop()
+        _dispose(srv)
 
 
 @pytest.fixture
