@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -10,6 +11,11 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from cluster import kazoo_client, make_ensemble  # noqa: E402
+
+# kazoo warns on every dropped connection, which faults cause by the hundred. Give its logger
+# a handler so Python's last-resort stderr printer stays quiet under `pytest -s`; pytest
+# still captures the records and shows them for a failing test.
+logging.getLogger("kazoo").addHandler(logging.NullHandler())
 
 
 @pytest.fixture(scope="session")
