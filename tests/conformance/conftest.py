@@ -8,8 +8,10 @@ The server under test is picked by `CORRAL_TEST_TARGET`:
   generated `zoo.cfg`, so the suite itself is proven against the reference server.
 * `corral-ensemble`: three corral-server voters (same binary as `corral`) started by
   `tests/ensemble/cluster.py`; `hosts` lists all three, `port` is server 1's (raw-wire tests
-  talk to one server), `restart`/`stop`/`start` act on every server. Tests whose expectation
-  differs on an ensemble (the `Mode:` line) assert the ensemble's behaviour via `ENSEMBLE`.
+  talk to one server), `restart`/`stop`/`start` act on every server. kazoo clients list the
+  three servers in a fixed order, so they share server 1 with the raw clients until it dies
+  (see `kazoo_client`). Tests whose expectation differs on an ensemble (the `Mode:` line)
+  assert the ensemble's behaviour via `ENSEMBLE` / `SERVER_MODES`.
 
 Every server gets a free 127.0.0.1 port and its own temporary data dir. A server is ready
 when `ruok` answers `imok` and a session handshake succeeds (ZooKeeper answers `imok` before
@@ -54,6 +56,10 @@ MIN_SESSION_TIMEOUT_MS = 1000
 MAX_SESSION_TIMEOUT_MS = 60000
 CONTAINER_CHECK_INTERVAL_MS = 1000
 START_TIMEOUT_S = 60.0
+# kazoo pings every third of the session timeout and drops the connection when a ping's
+# reply is late; replies are FIFO, so a ping waits behind a 1 MiB write, which on an
+# ensemble of debug builds on 2 loaded cores takes seconds (forward, replicate, fsync).
+ENSEMBLE_SESSION_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 20.0
 
 SUPER_PASSWORD = "super-secret"
@@ -102,8 +108,16 @@ def kazoo_client(hosts: str, **kwargs):
     """A (not yet started) KazooClient with the suite's timeouts and reconnect policy."""
     from kazoo.client import KazooClient
 
-    kwargs.setdefault("timeout", 10.0)
+    kwargs.setdefault("timeout", ENSEMBLE_SESSION_TIMEOUT_S if ENSEMBLE else 10.0)
     kwargs.setdefault("connection_retry", dict(KAZOO_CONNECTION_RETRY))
+    if ENSEMBLE:
+        # The connect string lists all three servers, in order: every client of a test sits
+        # on server 1 (where the raw-wire clients are) while it lives, and moves on if it
+        # dies. Without sync, ZooKeeper promises a session its own writes only, and a
+        # follower applies a commit a few ms after the writer's server acknowledged it, so
+        # the suite's many "A writes, B reads at once" steps would be racy across servers.
+        # Reads on other servers after sync are tests/ensemble/test_ensemble_cases.py's job.
+        kwargs.setdefault("randomize_hosts", False)
     return KazooClient(hosts=hosts, **kwargs)
 
 
