@@ -75,6 +75,10 @@ def four_letter(port: int, cmd: str, timeout: float = 5.0, host: str = "127.0.0.
     return b"".join(chunks).decode(errors="replace")
 
 
+class ServerExited(RuntimeError):
+    """A server process died while the test waited for it: no point waiting longer."""
+
+
 def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "condition"):
     """Poll `predicate` until it returns a truthy value (returned) or `timeout` passes."""
     deadline = time.monotonic() + timeout
@@ -84,6 +88,8 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "c
             value = predicate()
             if value:
                 return value
+        except ServerExited:
+            raise
         except Exception as exc:  # noqa: BLE001 - a probe may fail while servers move
             last_exc = exc
         if time.monotonic() >= deadline:
@@ -289,7 +295,7 @@ class EnsembleServer:
         if self.proc is None or self.proc.poll() is not None:
             code = None if self.proc is None else self.proc.returncode
             self.proc = None
-            raise RuntimeError(f"server {self.id} exited with {code}; output tail:\n"
+            raise ServerExited(f"server {self.id} exited with {code}; output tail:\n"
                                f"{self.log_tail()}")
         try:
             if four_letter(self.port, "ruok", timeout=2.0) != "imok":
