@@ -6,6 +6,12 @@ The server under test is picked by `CORRAL_TEST_TARGET`:
   else `<repo>/target/debug/corral-server`.
 * `zookeeper`: Debian's Apache ZooKeeper 3.8 standalone (`ZooKeeperServerMain`) with a
   generated `zoo.cfg`, so the suite itself is proven against the reference server.
+* `corral-ensemble`: three corral-server voters (same binary as `corral`) started by
+  `tests/ensemble/cluster.py`; `hosts` lists all three, `port` is server 1's (raw-wire tests
+  talk to one server), `restart`/`stop`/`start` act on every server. kazoo clients list the
+  three servers in a fixed order, so they share server 1 with the raw clients until it dies
+  (see `kazoo_client`). Tests whose expectation differs on an ensemble (the `Mode:` line)
+  assert the ensemble's behaviour via `ENSEMBLE` / `SERVER_MODES`.
 
 Every server gets a free 127.0.0.1 port and its own temporary data dir. A server is ready
 when `ruok` answers `imok` and a session handshake succeeds (ZooKeeper answers `imok` before
@@ -31,19 +37,29 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE / "python"))
+sys.path.insert(0, str(REPO / "tests" / "ensemble"))
 
 from zkwire import RawClient, ServerClosed  # noqa: E402 - after the sys.path insert
 
 
 TARGET = os.environ.get("CORRAL_TEST_TARGET", "corral")
-if TARGET not in ("corral", "zookeeper"):
-    raise RuntimeError(f"CORRAL_TEST_TARGET must be corral or zookeeper, not {TARGET!r}")
+if TARGET not in ("corral", "zookeeper", "corral-ensemble"):
+    raise RuntimeError("CORRAL_TEST_TARGET must be corral, zookeeper or corral-ensemble, "
+                       f"not {TARGET!r}")
+# A 3-server corral ensemble: a few expectations differ (see the module docs).
+ENSEMBLE = TARGET == "corral-ensemble"
+# The `Mode:` of the server the suite's four-letter words go to.
+SERVER_MODES = ("leader", "follower") if ENSEMBLE else ("standalone",)
 
 TICK_TIME_MS = 2000
 MIN_SESSION_TIMEOUT_MS = 1000
 MAX_SESSION_TIMEOUT_MS = 60000
 CONTAINER_CHECK_INTERVAL_MS = 1000
 START_TIMEOUT_S = 60.0
+# kazoo pings every third of the session timeout and drops the connection when a ping's
+# reply is late; replies are FIFO, so a ping waits behind a 1 MiB write, which on an
+# ensemble of debug builds on 2 loaded cores takes seconds (forward, replicate, fsync).
+ENSEMBLE_SESSION_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 20.0
 
 SUPER_PASSWORD = "super-secret"
@@ -92,8 +108,16 @@ def kazoo_client(hosts: str, **kwargs):
     """A (not yet started) KazooClient with the suite's timeouts and reconnect policy."""
     from kazoo.client import KazooClient
 
-    kwargs.setdefault("timeout", 10.0)
+    kwargs.setdefault("timeout", ENSEMBLE_SESSION_TIMEOUT_S if ENSEMBLE else 10.0)
     kwargs.setdefault("connection_retry", dict(KAZOO_CONNECTION_RETRY))
+    if ENSEMBLE:
+        # The connect string lists all three servers, in order: every client of a test sits
+        # on server 1 (where the raw-wire clients are) while it lives, and moves on if it
+        # dies. Without sync, ZooKeeper promises a session its own writes only, and a
+        # follower applies a commit a few ms after the writer's server acknowledged it, so
+        # the suite's many "A writes, B reads at once" steps would be racy across servers.
+        # Reads on other servers after sync are tests/ensemble/test_ensemble_cases.py's job.
+        kwargs.setdefault("randomize_hosts", False)
     return KazooClient(hosts=hosts, **kwargs)
 
 
@@ -242,10 +266,25 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
 
-def _make_server(tmp_root: Path, **kwargs) -> Server:
+def _make_server(tmp_root: Path, **kwargs):
+    """A started `Server`, or for corral-ensemble an `Ensemble` with the same interface."""
+    if ENSEMBLE:
+        from cluster import make_ensemble
+
+        return make_ensemble(tmp_root, voters=3,
+                             max_client_connections=kwargs.get("max_client_connections"),
+                             super_digest=kwargs.get("super_digest_value") or super_digest())
     server = Server(Path(tempfile.mkdtemp(prefix="srv-", dir=tmp_root)), **kwargs)
     server.start()
     return server
+
+
+def _dispose(server) -> None:
+    """Stop a server, or an ensemble and its peer proxy."""
+    if hasattr(server, "close"):
+        server.close()
+    else:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -258,7 +297,7 @@ def server(_server_root):
     """A server shared by one test module (tests use distinct paths)."""
     srv = _make_server(_server_root)
     yield srv
-    srv.stop()
+    _dispose(srv)
 
 
 @pytest.fixture
@@ -266,7 +305,7 @@ def fresh_server(_server_root):
     """A server of its own for tests that restart it or depend on global counters."""
     srv = _make_server(_server_root)
     yield srv
-    srv.stop()
+    _dispose(srv)
 
 
 @pytest.fixture
@@ -281,7 +320,7 @@ def server_factory(_server_root):
 
     yield make
     for srv in started:
-        srv.stop()
+        _dispose(srv)
 
 
 @pytest.fixture

@@ -77,7 +77,10 @@ def test_ephemerals_removed_on_expiry_and_watchers_told(server, zk):
     c = w.RawClient(server.port, timeout_ms=2000)
     assert c.create("/eph-expire", flags=w.EPHEMERAL)[0] == w.OK
     deleted = threading.Event()
-    zk.exists("/eph-expire", watch=lambda e: deleted.set())
+    # zk may be on another server of an ensemble: sync first, as ZooKeeper only promises a
+    # client its own writes, not another session's, without sync.
+    zk.sync("/eph-expire")
+    assert zk.exists("/eph-expire", watch=lambda e: deleted.set()) is not None
     started = time.monotonic()
     c.drop()  # no closeSession: only expiry removes the node
     wait_until(lambda: zk.exists("/eph-expire") is None, 30, what="ephemeral of expired session removed")
