@@ -279,6 +279,8 @@ struct Inner {
 
 /// How long a request forwarded to the leader may take.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause before asking again while no leader takes a forwarded request.
+const LEADER_RETRY_DELAY: Duration = Duration::from_millis(50);
 
 fn fatal(e: impl std::fmt::Display) -> RaftError {
     RaftError::Fatal(e.to_string())
@@ -529,18 +531,33 @@ impl Consensus {
     /// proposes it; the outcome comes back once the leader has applied it
     /// (this node applies it when replication reaches it).
     pub async fn propose(&self, batch: TxnBatch) -> Result<BatchOutcome, ProposeError> {
-        self.check_running()?;
-        if self.is_leader() {
-            return self.propose_local(batch).await;
-        }
-        match self
-            .forward(network::PeerRequestBody::Propose(batch))
-            .await?
-        {
-            network::PeerResponse::Propose(r) => r,
-            _ => Err(ProposeError::Unavailable(
-                "mismatched leader response".into(),
-            )),
+        // Around a leader change a follower may know no leader yet, or ask
+        // one that has just stepped down. Both answers are definite (the
+        // batch was not appended), so it is safe to try again until a
+        // leader takes it; any other failure may hide an append and is
+        // returned (a retry could apply the writes twice).
+        let deadline = tokio::time::Instant::now() + FORWARD_TIMEOUT;
+        loop {
+            self.check_running()?;
+            if self.is_leader() {
+                return self.propose_local(batch).await;
+            }
+            let result = match self
+                .forward(network::PeerRequestBody::Propose(batch.clone()))
+                .await
+            {
+                Ok(network::PeerResponse::Propose(r)) => r,
+                Ok(_) => Err(ProposeError::Unavailable(
+                    "mismatched leader response".into(),
+                )),
+                Err(e) => Err(e),
+            };
+            match result {
+                Err(ProposeError::NotLeader { .. }) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(LEADER_RETRY_DELAY).await;
+                }
+                r => return r,
+            }
         }
     }
 
