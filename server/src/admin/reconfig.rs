@@ -14,6 +14,9 @@ use crate::raft::{MembershipChange, NewMember, Status};
 use crate::state::Server;
 use crate::tree::{acl, Node};
 
+/// How long a reconfig waits for this server to see the membership it made.
+const MEMBERSHIP_CATCH_UP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The path whose data is the current membership.
 pub const CONFIG_PATH: &str = "/zookeeper/config";
 
@@ -129,10 +132,19 @@ pub async fn reconfig(
     let consensus = server.consensus().ok_or(ErrorCode::ConnectionLoss)?;
     let change = plan(request, &consensus.status())?;
     tracing::info!(?change, "reconfig");
-    consensus.reconfigure(change).await.map_err(|e| {
+    let version = consensus.reconfigure(change).await.map_err(|e| {
         tracing::warn!(error = %e, "reconfig failed");
         ErrorCode::NewConfigNoQuorum
     })?;
+    // Answer with the committed config, not one this server's view of the
+    // membership (which may trail the leader's for a moment) still shows.
+    let deadline = tokio::time::Instant::now() + MEMBERSHIP_CATCH_UP_TIMEOUT;
+    while consensus.status().membership_index < version {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(ErrorCode::NewConfigNoQuorum);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let db = server.db.read().expect("db lock");
     let node = db.node(CONFIG_PATH).ok_or(ErrorCode::NoNode)?;
     let (data, stat) = client_view(server, node);

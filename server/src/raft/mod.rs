@@ -383,8 +383,9 @@ impl Consensus {
     /// members (each catches up as a learner first, then voters join the
     /// voting set through joint consensus) and remove others. Works from
     /// any member: a follower forwards the change to the leader. Returns
-    /// once the new membership is committed.
-    pub async fn reconfigure(&self, change: MembershipChange) -> Result<(), ProposeError> {
+    /// once the new membership is committed, with the log index of its last
+    /// membership entry (the new config version).
+    pub async fn reconfigure(&self, change: MembershipChange) -> Result<u64, ProposeError> {
         if !self.is_leader() {
             return match self
                 .forward(network::PeerRequestBody::Reconfigure(change))
@@ -403,13 +404,17 @@ impl Consensus {
     pub(crate) async fn reconfigure_local(
         &self,
         change: MembershipChange,
-    ) -> Result<(), ProposeError> {
+    ) -> Result<u64, ProposeError> {
         use openraft::ChangeMembers;
         let raft = &self.inner.raft;
+        // The log index of the last membership entry written.
+        let mut last = 0;
         for m in &change.add {
-            raft.add_learner(m.id, BasicNode::new(m.peer_addr.clone()), true)
+            let r = raft
+                .add_learner(m.id, BasicNode::new(m.peer_addr.clone()), true)
                 .await
                 .map_err(propose_error)?;
+            last = last.max(r.log_id.index);
         }
         let voters: BTreeSet<u64> = change
             .add
@@ -418,9 +423,11 @@ impl Consensus {
             .map(|m| m.id)
             .collect();
         if !voters.is_empty() {
-            raft.change_membership(ChangeMembers::AddVoterIds(voters), false)
+            let r = raft
+                .change_membership(ChangeMembers::AddVoterIds(voters), false)
                 .await
                 .map_err(propose_error)?;
+            last = last.max(r.log_id.index);
         }
         let remove: BTreeSet<u64> = change.remove.iter().copied().collect();
         if !remove.is_empty() {
@@ -436,9 +443,11 @@ impl Consensus {
                         "cannot remove every voter".into(),
                     ));
                 }
-                raft.change_membership(ChangeMembers::RemoveVoters(leaving_voters), false)
+                let r = raft
+                    .change_membership(ChangeMembers::RemoveVoters(leaving_voters), false)
                     .await
                     .map_err(propose_error)?;
+                last = last.max(r.log_id.index);
             }
             let learners: BTreeSet<u64> = {
                 let m = raft.metrics();
@@ -451,12 +460,14 @@ impl Consensus {
                     .collect()
             };
             if !learners.is_empty() {
-                raft.change_membership(ChangeMembers::RemoveNodes(learners), false)
+                let r = raft
+                    .change_membership(ChangeMembers::RemoveNodes(learners), false)
                     .await
                     .map_err(propose_error)?;
+                last = last.max(r.log_id.index);
             }
         }
-        Ok(())
+        Ok(last)
     }
 
     /// Makes `voters` the voting members (joint consensus); members not in

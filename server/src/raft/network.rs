@@ -80,7 +80,7 @@ pub(crate) enum PeerResponse {
     Propose(Result<BatchOutcome, ProposeError>),
     ReadIndex(Result<u64, ProposeError>),
     SessionActivity,
-    Reconfigure(Result<(), ProposeError>),
+    Reconfigure(Result<u64, ProposeError>),
     /// The request reached a node other than its target.
     WrongNode {
         node_id: u64,

@@ -13,9 +13,10 @@ const path = require('node:path');
 const zookeeper = require('node-zookeeper-client');
 
 const TARGET = process.env.CORRAL_TEST_TARGET || 'corral';
-if (!['corral', 'zookeeper'].includes(TARGET)) {
-  throw new Error(`CORRAL_TEST_TARGET must be corral or zookeeper, not ${TARGET}`);
+if (!['corral', 'zookeeper', 'corral-ensemble'].includes(TARGET)) {
+  throw new Error(`CORRAL_TEST_TARGET must be corral, corral-ensemble or zookeeper, not ${TARGET}`);
 }
+const ENSEMBLE_SIZE = 3;
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const TICK_TIME_MS = 2000;
 const MIN_SESSION_TIMEOUT_MS = 1000;
@@ -91,7 +92,9 @@ function corralBinary() {
 }
 
 class Server {
-  constructor() {
+  /** `ensemble`: extra flags (`--id`, `--members`) of one member of a corral ensemble. */
+  constructor(ensemble = []) {
+    this.ensembleArgs = ensemble;
     this.workdir = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-node-'));
     this.dataDir = path.join(this.workdir, 'data');
     fs.mkdirSync(this.dataDir);
@@ -104,7 +107,7 @@ class Server {
 
   command() {
     const digest = superDigest();
-    if (TARGET === 'corral') {
+    if (TARGET !== 'zookeeper') {
       const bin = corralBinary();
       if (!fs.existsSync(bin)) {
         throw new Error(`corral-server binary not found at ${bin}; build it or set CORRAL_SERVER_BIN`);
@@ -113,7 +116,8 @@ class Server {
         '--tick-time-ms', String(TICK_TIME_MS),
         '--min-session-timeout-ms', String(MIN_SESSION_TIMEOUT_MS),
         '--max-session-timeout-ms', String(MAX_SESSION_TIMEOUT_MS),
-        '--super-digest', digest, '--container-check-interval-ms', '1000']];
+        '--super-digest', digest, '--container-check-interval-ms', '1000',
+        ...this.ensembleArgs]];
     }
     const cfg = path.join(this.workdir, 'zoo.cfg');
     fs.writeFileSync(cfg, [
@@ -192,6 +196,49 @@ class Server {
   fourLetter(cmd) { return fourLetter(this.port, cmd); }
 }
 
+/**
+ * A local corral ensemble of ENSEMBLE_SIZE voters with the interface of
+ * `Server`; its connect string lists every member.
+ */
+class Ensemble {
+  constructor() {
+    this.members = [];
+  }
+
+  get hosts() { return this.members.map((m) => m.hosts).join(','); }
+
+  get port() { return this.members[0].port; }
+
+  async start() {
+    if (this.members.length === 0) {
+      const peers = [];
+      for (let i = 1; i <= ENSEMBLE_SIZE; i += 1) peers.push(`${i}=127.0.0.1:${await freePort()}`);
+      const list = peers.join(',');
+      for (let i = 1; i <= ENSEMBLE_SIZE; i += 1) {
+        this.members.push(new Server(['--id', String(i), '--members', list]));
+      }
+    }
+    // Voters wait for each other to elect a leader before serving sessions.
+    await Promise.all(this.members.map((m) => m.start()));
+  }
+
+  async stop(kill = false) { await Promise.all(this.members.map((m) => m.stop(kill))); }
+
+  async destroy() { await Promise.all(this.members.map((m) => m.destroy())); }
+
+  async restart(kill = true) {
+    await this.stop(kill);
+    await this.start();
+  }
+
+  fourLetter(cmd) { return this.members[0].fourLetter(cmd); }
+}
+
+/** The server under test: one process, or an ensemble for corral-ensemble. */
+function newServer() {
+  return TARGET === 'corral-ensemble' ? new Ensemble() : new Server();
+}
+
 /** A connected node-zookeeper-client with promise helpers. */
 async function connect(hosts, options = {}) {
   const client = zookeeper.createClient(hosts, { sessionTimeout: 10000, spinDelay: 200, retries: 2, ...options });
@@ -222,5 +269,5 @@ function close(client) {
 }
 
 module.exports = {
-  Server, TARGET, SUPER_PASSWORD, superDigest, connect, call, close, sleep, zookeeper,
+  Server, Ensemble, newServer, TARGET, SUPER_PASSWORD, superDigest, connect, call, close, sleep, zookeeper,
 };
