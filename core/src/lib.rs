@@ -1,9 +1,16 @@
-//! Corral's client-side core: the ZooKeeper wire protocol ([`proto`]) and the
-//! path rules ([`path`]) shared by the server, the client and every binding.
+//! Corral's client-side core: the ZooKeeper wire protocol ([`proto`]), the
+//! path rules ([`path`]) shared by the server, the client and every
+//! binding, the async client ([`client`]) and its error type ([`Error`]).
 //!
-//! Nothing here does I/O except the future client; `proto` is pure: bytes in,
-//! values out, never a panic or an allocation past the packet limit.
+//! `proto` and `path` do no I/O: bytes in, values out, never a panic or an
+//! allocation past the packet limit. `client` runs on the caller's tokio
+//! runtime.
 #![warn(missing_docs)]
 
+pub mod client;
+pub mod error;
 pub mod path;
 pub mod proto;
+
+pub use client::{Client, Connector};
+pub use error::{Error, Result};

@@ -1,0 +1,633 @@
+//! [`Client`]: a cheap, cloneable handle on one session, with every
+//! ZooKeeper operation.
+
+use std::fmt;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::connector::Connector;
+use super::options::CreateOptions;
+use super::session::{AfterReply, Command, Outcome};
+use super::shared::Shared;
+use super::state::{SessionInfo, SessionState};
+use super::watcher::{
+    lock, OneshotWatcher, PersistentWatcher, StateWatcher, WatchKind, WatchRegistration,
+    WatchSender,
+};
+use crate::error::{Error, Result};
+use crate::proto::{
+    Acl, AddWatchMode, AddWatchRequest, ClientInfo, CreateMode, CreateRequest, CreateTtlRequest,
+    DeleteRequest, ExistsRequest, GetAclRequest, GetAllChildrenNumberRequest, GetChildren2Request,
+    GetChildrenRequest, GetDataRequest, GetEphemeralsRequest, RemoveWatchesRequest, Request,
+    Response, SetAclRequest, SetDataRequest, Stat, SyncRequest, WatcherType,
+};
+
+/// A ZooKeeper client: one session, shared by every clone.
+///
+/// Cloning is cheap (an `Arc`); all clones use the same session,
+/// connection and watches. Operations may run concurrently: they are
+/// pipelined on the one connection and answered in order.
+///
+/// Paths are absolute (`/a/b`) and relative to the chroot of the connect
+/// string; paths the client returns are too. Every operation fails with
+/// [`Error::Timeout`] when no reply comes within the request timeout
+/// (waiting for a reconnection included), [`Error::ConnectionLoss`] when the
+/// connection broke while it was in flight (it may or may not have been
+/// applied), [`Error::SessionExpired`] / [`Error::ClientClosed`] once the
+/// client has ended, and [`Error::InvalidPath`] for paths ZooKeeper would
+/// refuse.
+///
+/// Dropping the last handle (or [`detach`](Client::detach)) stops the
+/// connection **without** closing the session: its ephemerals stay until
+/// the session times out (or until another client resumes it, see
+/// [`Connector::session`]). Call [`close`](Client::close) to end the
+/// session now.
+///
+/// ```no_run
+/// use corral::client::{Client, CreateOptions};
+/// use corral::proto::CreateMode;
+///
+/// # async fn demo() -> Result<(), corral::Error> {
+/// let client = Client::connect("127.0.0.1:2181").await?;
+/// let (path, _stat) = client
+///     .create("/workers/w-", b"host-1", &CreateOptions::new(CreateMode::EphemeralSequential))
+///     .await?;
+/// println!("registered as {path}");
+/// client.close().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Handle>,
+}
+
+/// What the handles share; dropping it (the last `Client`) ends the task.
+struct Handle {
+    shared: Arc<Shared>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let session = self.shared().session();
+        f.debug_struct("Client")
+            .field("session_id", &format_args!("{:#x}", session.id))
+            .field("state", &self.state())
+            .field("chroot", &self.shared().chroot)
+            .finish()
+    }
+}
+
+fn unexpected(what: &str) -> Error {
+    Error::Protocol(format!("unexpected reply to {what}"))
+}
+
+impl Client {
+    /// Connects with default settings; see [`Connector`] for the others.
+    pub async fn connect(connect_string: &str) -> Result<Client> {
+        Connector::new(connect_string).connect().await
+    }
+
+    /// A [`Connector`] for `connect_string`.
+    pub fn connector(connect_string: &str) -> Connector {
+        Connector::new(connect_string)
+    }
+
+    pub(crate) fn from_parts(
+        shared: Arc<Shared>,
+        commands: mpsc::UnboundedSender<Command>,
+    ) -> Client {
+        Client {
+            inner: Arc::new(Handle { shared, commands }),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// Validates a client path and gives its server path.
+    pub(crate) fn checked_path(&self, path: &str, sequential: bool) -> Result<String> {
+        let checked = if sequential {
+            crate::path::validate_sequential_path(path)
+        } else {
+            crate::path::validate_path(path)
+        };
+        checked.map_err(|e| Error::InvalidPath {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(crate::path::apply_chroot(&self.shared().chroot, path))
+    }
+
+    fn client_path(&self, server_path: &str) -> String {
+        crate::path::strip_chroot(&self.shared().chroot, server_path)
+    }
+
+    /// The request for a create at `path` (a server path).
+    pub(crate) fn create_request(
+        path: String,
+        data: &[u8],
+        options: &CreateOptions,
+    ) -> Result<Request> {
+        let flags = options.mode.flag();
+        let acl = options.acl.clone();
+        let data = data.to_vec();
+        match (options.mode.is_ttl(), options.ttl) {
+            (true, Some(ttl)) => Ok(Request::CreateTtl(CreateTtlRequest {
+                path,
+                data,
+                acl,
+                flags,
+                ttl: i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX),
+            })),
+            (true, None) => Err(Error::BadArguments {
+                reason: format!("{:?} needs a ttl", options.mode),
+            }),
+            (false, Some(_)) => Err(Error::BadArguments {
+                reason: format!("{:?} takes no ttl", options.mode),
+            }),
+            (false, None) => {
+                let request = CreateRequest {
+                    path,
+                    data,
+                    acl,
+                    flags,
+                };
+                Ok(if options.mode == CreateMode::Container {
+                    Request::CreateContainer(request)
+                } else {
+                    Request::Create2(request)
+                })
+            }
+        }
+    }
+
+    /// Sends a command and waits for its outcome, within the request timeout.
+    async fn submit(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Outcome>) -> Command,
+    ) -> Result<Outcome> {
+        let (tx, rx) = oneshot::channel();
+        if self.inner.commands.send(command(tx)).is_err() {
+            return Err(self.shared().end_error());
+        }
+        match tokio::time::timeout(self.shared().request_timeout, rx).await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            // Dropped unanswered: the client ended, or (defensively) the
+            // request was lost with its connection.
+            Ok(Err(_)) if self.shared().has_ended() => Err(self.shared().end_error()),
+            Ok(Err(_)) => Err(Error::ConnectionLoss),
+            Err(_) => Err(Error::Timeout),
+        }
+    }
+
+    async fn call_after(
+        &self,
+        request: Request,
+        path: &str,
+        after: AfterReply,
+    ) -> Result<Response> {
+        let outcome = self
+            .submit(|reply| Command::Request {
+                request,
+                after,
+                reply,
+            })
+            .await?;
+        match outcome {
+            Outcome::Reply(response) => Ok(response),
+            Outcome::Code(code) => Err(Error::from_wire(code, path)),
+            Outcome::Failed(err) => Err(err),
+        }
+    }
+
+    /// Sends `request` (about the client path `path`, for errors).
+    pub(crate) async fn call(&self, request: Request, path: &str) -> Result<Response> {
+        self.call_after(request, path, AfterReply::Nothing).await
+    }
+
+    fn oneshot_registration(
+        &self,
+        path: &str,
+        kind: WatchKind,
+    ) -> (
+        WatchRegistration,
+        oneshot::Receiver<crate::client::WatchedEvent>,
+    ) {
+        let (tx, rx) = oneshot::channel();
+        let id = lock(&self.shared().registry).next_id();
+        let registration = WatchRegistration {
+            id,
+            path: path.to_owned(),
+            kind,
+            sender: WatchSender::Oneshot(tx),
+        };
+        (registration, rx)
+    }
+
+    /// Creates a node; returns its path (with the sequence suffix for
+    /// sequential modes, relative to the chroot) and stat.
+    ///
+    /// Uses create2, createContainer or createTTL as the mode requires. TTL
+    /// modes need `options.ttl` (and a server with TTLs enabled, else
+    /// [`Error::Unimplemented`]); other modes refuse one
+    /// ([`Error::BadArguments`]). Fails with `NodeExists`, `NoNode` (no
+    /// parent), `NoChildrenForEphemerals`, `InvalidAcl`, `NoAuth`.
+    pub async fn create(
+        &self,
+        path: &str,
+        data: &[u8],
+        options: &CreateOptions,
+    ) -> Result<(String, Stat)> {
+        let server = self.checked_path(path, options.mode.is_sequential())?;
+        let request = Client::create_request(server, data, options)?;
+        match self.call(request, path).await? {
+            Response::Create2(r) => Ok((self.client_path(&r.path), r.stat)),
+            _ => Err(unexpected("create")),
+        }
+    }
+
+    /// Creates `path` and every missing ancestor as empty persistent nodes
+    /// with the open ACL (kazoo's `ensure_path`); nodes that already exist
+    /// are left alone.
+    pub async fn ensure_path(&self, path: &str) -> Result<()> {
+        self.checked_path(path, false)?;
+        if path == "/" || self.exists(path).await?.is_some() {
+            return Ok(());
+        }
+        let mut prefix = String::new();
+        for segment in path.split('/').skip(1) {
+            prefix.push('/');
+            prefix.push_str(segment);
+            match self
+                .create(&prefix, b"", &CreateOptions::persistent())
+                .await
+            {
+                Ok(_) | Err(Error::NodeExists { .. }) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes a node; `version` is the expected data version (`None`: any).
+    /// Fails with `NoNode`, `BadVersion`, `NotEmpty`.
+    pub async fn delete(&self, path: &str, version: Option<i32>) -> Result<()> {
+        let request = Request::Delete(DeleteRequest {
+            path: self.checked_path(path, false)?,
+            version: version.unwrap_or(-1),
+        });
+        self.call(request, path).await.map(|_| ())
+    }
+
+    /// The node's stat, `None` if it does not exist.
+    pub async fn exists(&self, path: &str) -> Result<Option<Stat>> {
+        let request = Request::Exists(ExistsRequest {
+            path: self.checked_path(path, false)?,
+            watch: false,
+        });
+        match self.call(request, path).await {
+            Ok(Response::Exists(r)) => Ok(Some(r.stat)),
+            Ok(_) => Err(unexpected("exists")),
+            Err(Error::NoNode { .. }) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// As [`exists`](Client::exists), leaving a one-shot watch that fires
+    /// on the node's creation (if absent), data change or deletion.
+    pub async fn exists_and_watch(&self, path: &str) -> Result<(Option<Stat>, OneshotWatcher)> {
+        let request = Request::Exists(ExistsRequest {
+            path: self.checked_path(path, false)?,
+            watch: true,
+        });
+        let (registration, rx) = self.oneshot_registration(path, WatchKind::Data);
+        let id = registration.id;
+        let stat = match self
+            .call_after(request, path, AfterReply::Watch(registration))
+            .await
+        {
+            Ok(Response::Exists(r)) => Some(r.stat),
+            Ok(_) => return Err(unexpected("exists")),
+            Err(Error::NoNode { .. }) => None,
+            Err(err) => return Err(err),
+        };
+        let watcher = OneshotWatcher::new(rx, id, path.to_owned(), self.shared().clone());
+        Ok((stat, watcher))
+    }
+
+    /// The node's data and stat. Fails with `NoNode`, `NoAuth`.
+    pub async fn get_data(&self, path: &str) -> Result<(Vec<u8>, Stat)> {
+        let request = Request::GetData(GetDataRequest {
+            path: self.checked_path(path, false)?,
+            watch: false,
+        });
+        match self.call(request, path).await? {
+            Response::GetData(r) => Ok((r.data, r.stat)),
+            _ => Err(unexpected("getData")),
+        }
+    }
+
+    /// As [`get_data`](Client::get_data), leaving a one-shot watch that
+    /// fires on the node's next data change or deletion.
+    pub async fn get_and_watch_data(&self, path: &str) -> Result<(Vec<u8>, Stat, OneshotWatcher)> {
+        let request = Request::GetData(GetDataRequest {
+            path: self.checked_path(path, false)?,
+            watch: true,
+        });
+        let (registration, rx) = self.oneshot_registration(path, WatchKind::Data);
+        let id = registration.id;
+        match self
+            .call_after(request, path, AfterReply::Watch(registration))
+            .await?
+        {
+            Response::GetData(r) => {
+                let watcher = OneshotWatcher::new(rx, id, path.to_owned(), self.shared().clone());
+                Ok((r.data, r.stat, watcher))
+            }
+            _ => Err(unexpected("getData")),
+        }
+    }
+
+    /// Replaces the node's data; `version` is the expected data version
+    /// (`None`: any). Returns the new stat. Fails with `NoNode`, `BadVersion`.
+    pub async fn set_data(&self, path: &str, data: &[u8], version: Option<i32>) -> Result<Stat> {
+        let request = Request::SetData(SetDataRequest {
+            path: self.checked_path(path, false)?,
+            data: data.to_vec(),
+            version: version.unwrap_or(-1),
+        });
+        match self.call(request, path).await? {
+            Response::SetData(r) => Ok(r.stat),
+            _ => Err(unexpected("setData")),
+        }
+    }
+
+    /// The node's ACL and stat.
+    pub async fn get_acl(&self, path: &str) -> Result<(Vec<Acl>, Stat)> {
+        let request = Request::GetAcl(GetAclRequest {
+            path: self.checked_path(path, false)?,
+        });
+        match self.call(request, path).await? {
+            Response::GetAcl(r) => Ok((r.acl, r.stat)),
+            _ => Err(unexpected("getACL")),
+        }
+    }
+
+    /// Replaces the node's ACL; `version` is the expected ACL version
+    /// (`aversion`; `None`: any). Returns the new stat.
+    pub async fn set_acl(&self, path: &str, acl: &[Acl], version: Option<i32>) -> Result<Stat> {
+        let request = Request::SetAcl(SetAclRequest {
+            path: self.checked_path(path, false)?,
+            acl: acl.to_vec(),
+            version: version.unwrap_or(-1),
+        });
+        match self.call(request, path).await? {
+            Response::SetAcl(r) => Ok(r.stat),
+            _ => Err(unexpected("setACL")),
+        }
+    }
+
+    /// The names of the node's children (unsorted, as the server sends them).
+    pub async fn get_children(&self, path: &str) -> Result<Vec<String>> {
+        let request = Request::GetChildren(GetChildrenRequest {
+            path: self.checked_path(path, false)?,
+            watch: false,
+        });
+        match self.call(request, path).await? {
+            Response::GetChildren(r) => Ok(r.children),
+            _ => Err(unexpected("getChildren")),
+        }
+    }
+
+    /// The names of the node's children and the node's stat.
+    pub async fn get_children_with_stat(&self, path: &str) -> Result<(Vec<String>, Stat)> {
+        let request = Request::GetChildren2(GetChildren2Request {
+            path: self.checked_path(path, false)?,
+            watch: false,
+        });
+        match self.call(request, path).await? {
+            Response::GetChildren2(r) => Ok((r.children, r.stat)),
+            _ => Err(unexpected("getChildren2")),
+        }
+    }
+
+    /// As [`get_children_with_stat`](Client::get_children_with_stat),
+    /// leaving a one-shot watch that fires when a child is created or
+    /// deleted (`NodeChildrenChanged`) or the node is deleted.
+    pub async fn get_and_watch_children(
+        &self,
+        path: &str,
+    ) -> Result<(Vec<String>, Stat, OneshotWatcher)> {
+        let request = Request::GetChildren2(GetChildren2Request {
+            path: self.checked_path(path, false)?,
+            watch: true,
+        });
+        let (registration, rx) = self.oneshot_registration(path, WatchKind::Child);
+        let id = registration.id;
+        match self
+            .call_after(request, path, AfterReply::Watch(registration))
+            .await?
+        {
+            Response::GetChildren2(r) => {
+                let watcher = OneshotWatcher::new(rx, id, path.to_owned(), self.shared().clone());
+                Ok((r.children, r.stat, watcher))
+            }
+            _ => Err(unexpected("getChildren2")),
+        }
+    }
+
+    /// The number of descendants of the node (not counting itself).
+    pub async fn get_all_children_number(&self, path: &str) -> Result<i32> {
+        let request = Request::GetAllChildrenNumber(GetAllChildrenNumberRequest {
+            path: self.checked_path(path, false)?,
+        });
+        match self.call(request, path).await? {
+            Response::GetAllChildrenNumber(r) => Ok(r.total_number),
+            _ => Err(unexpected("getAllChildrenNumber")),
+        }
+    }
+
+    /// The paths of this session's ephemeral nodes whose path starts with
+    /// `prefix` (a string prefix: `/app/w` matches `/app/worker-1`), chroot
+    /// stripped. `"/"` lists them all.
+    pub async fn get_ephemerals(&self, prefix: &str) -> Result<Vec<String>> {
+        let request = Request::GetEphemerals(GetEphemeralsRequest {
+            prefix_path: self.checked_path(prefix, false)?,
+        });
+        match self.call(request, prefix).await? {
+            Response::GetEphemerals(r) => {
+                Ok(r.ephemerals.iter().map(|p| self.client_path(p)).collect())
+            }
+            _ => Err(unexpected("getEphemerals")),
+        }
+    }
+
+    /// Waits until the connected server has caught up with the leader, so
+    /// that later reads see every write committed before this call.
+    pub async fn sync(&self, path: &str) -> Result<()> {
+        let request = Request::Sync(SyncRequest {
+            path: self.checked_path(path, false)?,
+        });
+        self.call(request, path).await.map(|_| ())
+    }
+
+    /// Adds a persistent (or, with `PersistentRecursive`, recursive) watch
+    /// on `path`, which need not exist; see [`PersistentWatcher`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: corral::client::Client) -> Result<(), corral::Error> {
+    /// use corral::proto::{AddWatchMode, EventType};
+    /// let mut watcher = client.add_watch("/config", AddWatchMode::PersistentRecursive).await?;
+    /// loop {
+    ///     let event = watcher.changed().await;
+    ///     if event.is_terminal() {
+    ///         break; // removed, or the session ended
+    ///     }
+    ///     if event.event_type == EventType::NodeDataChanged {
+    ///         let (data, _) = client.get_data(&event.path).await?;
+    ///         println!("{} = {:?}", event.path, data);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn add_watch(&self, path: &str, mode: AddWatchMode) -> Result<PersistentWatcher> {
+        let request = Request::AddWatch(AddWatchRequest {
+            path: self.checked_path(path, false)?,
+            mode: mode.code(),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        let id = lock(&self.shared().registry).next_id();
+        let registration = WatchRegistration {
+            id,
+            path: path.to_owned(),
+            kind: WatchKind::from_mode(mode),
+            sender: WatchSender::Persistent(tx),
+        };
+        self.call_after(request, path, AfterReply::Watch(registration))
+            .await?;
+        Ok(PersistentWatcher::new(
+            rx,
+            id,
+            path.to_owned(),
+            mode,
+            self.shared().clone(),
+        ))
+    }
+
+    /// Removes this session's watches of `watcher_type` on `path`, on the
+    /// server and locally: each local watcher removed ends with a
+    /// `DataWatchRemoved`, `ChildWatchRemoved` or `PersistentWatchRemoved`
+    /// event. `Data` covers exists and getData watches; `Any` every kind.
+    /// Fails with `NoWatcher` when the server has none.
+    pub async fn remove_watches(&self, path: &str, watcher_type: WatcherType) -> Result<()> {
+        let request = Request::RemoveWatches(RemoveWatchesRequest {
+            path: self.checked_path(path, false)?,
+            watcher_type: watcher_type.code(),
+        });
+        let after = AfterReply::RemoveWatches {
+            path: path.to_owned(),
+            watcher_type,
+        };
+        self.call_after(request, path, after).await.map(|_| ())
+    }
+
+    /// Adds credentials to the session (e.g. `("digest", b"user:password")`);
+    /// they are re-sent on every reconnection. A scheme the server does
+    /// not know fails with [`Error::AuthFailed`], which ends the client
+    /// (state `AuthFailed`), as in ZooKeeper.
+    pub async fn add_auth(&self, scheme: &str, auth: &[u8]) -> Result<()> {
+        let outcome = self
+            .submit(|reply| Command::Auth {
+                scheme: scheme.to_owned(),
+                auth: auth.to_vec(),
+                reply,
+            })
+            .await?;
+        match outcome {
+            Outcome::Reply(_) => Ok(()),
+            Outcome::Code(code) => Err(Error::from_wire(code, "")),
+            Outcome::Failed(err) => Err(err),
+        }
+    }
+
+    /// The identities the session is authenticated as (ZooKeeper 3.7+).
+    pub async fn who_am_i(&self) -> Result<Vec<ClientInfo>> {
+        match self.call(Request::WhoAmI, "").await? {
+            Response::WhoAmI(r) => Ok(r.client_info),
+            _ => Err(unexpected("whoAmI")),
+        }
+    }
+
+    /// Ends the session: sends closeSession after every request already
+    /// issued, waits for its reply (at most the request timeout), and
+    /// closes the connection. The session's ephemerals are deleted, every
+    /// watcher ends with a `Closed` event, and later calls fail with
+    /// [`Error::ClientClosed`]. Closing a client that has already ended does
+    /// nothing. While disconnected, only the local side is closed: the
+    /// session then expires on the servers after its timeout.
+    pub async fn close(&self) -> Result<()> {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .inner
+            .commands
+            .send(Command::Close { reply: tx })
+            .is_err()
+        {
+            return Ok(());
+        }
+        let bound = self.shared().request_timeout + std::time::Duration::from_secs(2);
+        match tokio::time::timeout(bound, rx).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(Error::Timeout),
+        }
+    }
+
+    /// Stops this client **without** ending its session, for a hand-over:
+    /// the connection is dropped, watchers end with a `Closed` event, later
+    /// calls fail with [`Error::ClientClosed`], but the session and its
+    /// ephemerals live on until another client resumes it
+    /// ([`Connector::session`] with [`session`](Client::session)) or its
+    /// timeout passes. Dropping every handle does the same; `detach` also
+    /// works while clones are alive (recipes, bindings).
+    pub async fn detach(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self
+            .inner
+            .commands
+            .send(Command::Detach { reply: tx })
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+    }
+
+    /// The session's id, password and negotiated timeout, to resume it
+    /// from another client with [`Connector::session`].
+    pub fn session(&self) -> SessionInfo {
+        self.shared().session()
+    }
+
+    /// The highest zxid seen in a reply (0 before the first).
+    pub fn last_zxid(&self) -> i64 {
+        self.shared().last_zxid()
+    }
+
+    /// The current session state.
+    pub fn state(&self) -> SessionState {
+        self.shared().state()
+    }
+
+    /// A watcher of every later state change.
+    pub fn state_watcher(&self) -> StateWatcher {
+        let (rx, current) = self.shared().subscribe();
+        StateWatcher::new(rx, current)
+    }
+
+    /// The chroot of the connect string (`""` for none).
+    pub fn chroot(&self) -> &str {
+        &self.shared().chroot
+    }
+}
