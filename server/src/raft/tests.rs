@@ -375,7 +375,6 @@ mod files {
     }
 }
 
-
 mod ensemble {
     use super::*;
     use tokio::net::TcpListener;
