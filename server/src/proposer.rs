@@ -12,7 +12,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use crate::state::Server;
-use crate::txn::{Txn, TxnBatch};
+use crate::txn::{Origin, Txn, TxnBatch};
 
 /// Run until every sender of `proposals` is gone.
 pub async fn run(server: Arc<Server>, mut proposals: mpsc::Receiver<Txn>) {
@@ -21,19 +21,20 @@ pub async fn run(server: Arc<Server>, mut proposals: mpsc::Receiver<Txn>) {
     while proposals.recv_many(&mut txns, max).await > 0 {
         let Some(consensus) = server.consensus() else {
             tracing::warn!("proposal before the log started; dropping");
-            server.fail_proposals(&txns);
-            txns.clear();
+            let origins: Vec<Origin> = txns.drain(..).filter_map(|t| t.origin).collect();
+            server.fail_proposals(&origins);
             continue;
         };
         let batch = TxnBatch {
             txns: std::mem::take(&mut txns),
         };
         // The outcome reaches each waiter as the state machine applies
-        // the batch; only a failure needs handling here.
-        let kept = batch.txns.clone();
+        // the batch; only a failure needs handling here, and it needs only
+        // the origins, not a copy of the data.
+        let origins: Vec<Origin> = batch.txns.iter().filter_map(|t| t.origin).collect();
         if let Err(e) = consensus.propose(batch).await {
-            tracing::warn!(error = %e, count = kept.len(), "proposal failed");
-            server.fail_proposals(&kept);
+            tracing::warn!(error = %e, count = origins.len(), "proposal failed");
+            server.fail_proposals(&origins);
         }
     }
 }

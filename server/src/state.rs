@@ -222,9 +222,9 @@ impl Server {
 
     /// The log could not take these transactions: whoever waits for them
     /// loses its connection (the client will retry elsewhere or later).
-    pub fn fail_proposals(&self, txns: &[Txn]) {
-        for txn in txns {
-            let Some(origin) = self.own_origin(txn) else {
+    pub fn fail_proposals(&self, origins: &[Origin]) {
+        for origin in origins {
+            let Some(origin) = self.own_request(origin) else {
                 continue;
             };
             self.applied_request_id.fetch_max(origin, Ordering::AcqRel);
@@ -237,7 +237,11 @@ impl Server {
     }
 
     fn own_origin(&self, txn: &Txn) -> Option<u64> {
-        let o = txn.origin?;
+        self.own_request(txn.origin.as_ref()?)
+    }
+
+    /// The request id, if this process proposed it.
+    fn own_request(&self, o: &Origin) -> Option<u64> {
         (o.server_id == self.config.server_id && o.incarnation == self.incarnation)
             .then_some(o.request_id)
     }

@@ -46,7 +46,7 @@ pub fn shared_server(kind: ServerKind) -> &'static ServerProcess {
         ServerKind::Corral => &CORRAL,
         ServerKind::ZooKeeper => &ZOOKEEPER,
     };
-    cell.get_or_init(|| ServerProcess::start(kind))
+    cell.get_or_init(|| ServerProcess::start_for_process(kind))
 }
 
 /// A name no other test of this process uses: `<prefix>-<pid>-<n>`.

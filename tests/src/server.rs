@@ -66,8 +66,13 @@ pub struct ServerOptions {
     pub min_session_timeout_ms: u64,
     /// Highest session timeout granted.
     pub max_session_timeout_ms: u64,
-    /// Extra command-line flags (corral) or `zoo.cfg` lines (ZooKeeper).
+    /// Extra command-line flags (corral) or `zoo.cfg` lines (ZooKeeper),
+    /// e.g. an ensemble's `--id` and peers.
     pub extra: Vec<String>,
+    /// The client port; a free one when `None`. Ensembles that must know
+    /// every member's address before starting any pick theirs with
+    /// [`free_port`].
+    pub port: Option<u16>,
 }
 
 impl ServerOptions {
@@ -78,6 +83,7 @@ impl ServerOptions {
             min_session_timeout_ms: MIN_SESSION_TIMEOUT_MS,
             max_session_timeout_ms: MAX_SESSION_TIMEOUT_MS,
             extra: Vec::new(),
+            port: None,
         }
     }
 }
@@ -174,6 +180,9 @@ pub struct ServerProcess {
     guard: Option<(Child, ChildStdin)>,
     pid: Option<u32>,
     starts: u32,
+    /// Whether the guard deletes the work dir when the test process exits
+    /// (servers in statics are never dropped, so nothing else would).
+    remove_dir_on_exit: bool,
 }
 
 impl ServerProcess {
@@ -185,18 +194,31 @@ impl ServerProcess {
 
     /// Starts a server with `options`.
     pub fn start_with(options: ServerOptions) -> ServerProcess {
+        ServerProcess::launched(options, false)
+    }
+
+    /// As [`start`](ServerProcess::start), for a server that lives in a
+    /// static until the test process exits: its guard then also deletes
+    /// its work dir. Never [`kill`](ServerProcess::kill) or restart it.
+    pub fn start_for_process(kind: ServerKind) -> ServerProcess {
+        ServerProcess::launched(ServerOptions::new(kind), true)
+    }
+
+    fn launched(options: ServerOptions, remove_dir_on_exit: bool) -> ServerProcess {
         let workdir = tempfile::Builder::new()
             .prefix(&format!("{}-", options.kind.name()))
             .tempdir()
             .expect("temporary directory");
         std::fs::create_dir_all(workdir.path().join("data")).expect("data directory");
+        let port = options.port.unwrap_or_else(free_port);
         let mut server = ServerProcess {
             options,
-            port: free_port(),
+            port,
             workdir,
             guard: None,
             pid: None,
             starts: 0,
+            remove_dir_on_exit,
         };
         server.launch();
         server
@@ -330,12 +352,18 @@ impl ServerProcess {
         writeln!(log, "--- start #{}: {}", self.starts, command.join(" ")).expect("write log");
         // The guard: start the server in the background, report its pid,
         // wait for stdin to close, then kill and reap it.
-        let script = r#"log="$1"; shift; "$@" </dev/null >>"$log" 2>&1 & pid=$!; echo $pid; read _ignored; kill -9 $pid 2>/dev/null; wait $pid"#;
+        let script = r#"log="$1"; dir="$2"; shift 2; "$@" </dev/null >>"$log" 2>&1 & pid=$!; echo $pid; read _ignored; kill -9 $pid 2>/dev/null; wait $pid; if [ -n "$dir" ]; then rm -rf "$dir"; fi"#;
+        let remove_dir = if self.remove_dir_on_exit {
+            self.workdir.path().display().to_string()
+        } else {
+            String::new()
+        };
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(script)
             .arg("sh")
             .arg(&log_path)
+            .arg(remove_dir)
             .args(&command)
             .current_dir(self.workdir.path())
             .stdin(Stdio::piped())

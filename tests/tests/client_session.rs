@@ -387,8 +387,14 @@ async fn wrong_password_is_refused(kind: ServerKind) {
             .err(),
         Some(Error::SessionExpired)
     );
-    // The real owner is unaffected.
-    assert!(owner.exists("/").await.unwrap().is_some());
+    // The session is intact. (Both servers close the owner's connection
+    // before checking the password, so the owner may reconnect first.)
+    let session_id = owner.session().id;
+    eventually("the owner is served", || async {
+        owner.exists("/").await.is_ok()
+    })
+    .await;
+    assert_eq!(owner.session().id, session_id);
     owner.close().await.unwrap();
 }
 

@@ -205,7 +205,7 @@ impl SessionTask {
         }
     }
 
-    #[tracing::instrument(name = "session", skip_all)]
+    #[tracing::instrument(name = "session", skip_all, fields(session_id = tracing::field::Empty))]
     pub(crate) async fn run(mut self) {
         let end = loop {
             let (stream, buf, state) = match self.establish().await {
@@ -283,6 +283,8 @@ impl SessionTask {
                         timeout: Duration::from_millis(response.timeout_ms as u64),
                     };
                     self.shared.set_session(self.session.clone());
+                    tracing::Span::current()
+                        .record("session_id", format_args!("{:#x}", self.session.id));
                     info!(
                         host = %host.host, port = host.port,
                         session_id = %format_args!("{:#x}", self.session.id),
@@ -394,6 +396,9 @@ impl SessionTask {
         buf: &mut BytesMut,
         state: SessionState,
     ) -> Result<(), End> {
+        // Notices of watchers dropped while disconnected are moot: the
+        // SetWatches below only carries the watchers still alive.
+        while self.drops.try_recv().is_ok() {}
         // Credentials first, so that watches and requests are checked
         // against them (the Java client's `primeConnection` order).
         for (scheme, auth) in self.auth.clone() {
@@ -445,7 +450,6 @@ impl SessionTask {
             // one syscall per batch instead of one per few KiB.
             buf.reserve(READ_BATCH_BYTES);
             tokio::select! {
-                biased;
                 read = reader.read_buf(buf) => match read {
                     Ok(0) | Err(_) => {
                         if conn.closing.is_some() {
