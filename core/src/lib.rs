@@ -11,6 +11,7 @@ pub mod client;
 pub mod error;
 pub mod path;
 pub mod proto;
+pub mod recipes;
 
 pub use client::{Client, Connector};
 pub use error::{Error, Result};

@@ -1,0 +1,64 @@
+//! Coordination recipes on Apache Curator's znode layouts, so that Rust,
+//! Python, Node and Java (Curator) services can share one lock, one
+//! election or one queue.
+//!
+//! Every recipe takes a [`Client`](crate::client::Client) and uses only its
+//! public API. Contender nodes are created in Curator's *protected mode*
+//! (`_c_<uuid>-` name prefix, see [`create_protected`]): a create that
+//! fails with a connection loss is looked up by its uuid before being
+//! retried, so no orphan node blocks a lock forever.
+//!
+//! Every lock and leadership grant is a [`Lease`]: the holder's node, a
+//! **fencing token** (the node's czxid, larger for every later holder)
+//! and a [`lost`](Lease::lost) signal for when the session ends or the
+//! node is deleted.
+//!
+//! | Recipe | Curator class | Layout under `path` |
+//! |---|---|---|
+//! | [`Mutex`] | `InterProcessMutex` | `_c_<uuid>-lock-<seq>` (ephemeral sequential) |
+//! | [`Election`] | `LeaderSelector` | as `Mutex`, data = participant id |
+//! | [`RwLock`] | `InterProcessReadWriteLock` | `_c_<uuid>-__READ__<seq>`, `_c_<uuid>-__WRIT__<seq>` |
+//! | [`LeaderLatch`] | `LeaderLatch` | `_c_<uuid>-latch-<seq>`, data = participant id |
+//! | [`Semaphore`] | `InterProcessSemaphoreV2` | `locks/_c_<uuid>-lock-<seq>`, `leases/_c_<uuid>-lease-<seq>` |
+//! | [`Barrier`] | `DistributedBarrier` | the node at `path` itself |
+//! | [`DoubleBarrier`] | `DistributedDoubleBarrier` | `<uuid>` (ephemeral) per member, `ready` |
+//! | [`Queue`] | `DistributedQueue` | `queue-<seq>` (persistent sequential), `ItemSerializer` framing |
+//! | [`SharedCount`] | `SharedCount` | the node at `path`, a 4-byte big-endian `int` |
+//! | [`Membership`] | `GroupMember` | `<member id>` (ephemeral), data = payload |
+//! | [`TreeCache`] | `CuratorCache` | (reads any subtree) |
+//! | [`Partitioner`] | (none) | `members/<worker>`, `claims/<partition>` (ephemeral) |
+
+mod barrier;
+mod counter;
+mod double_barrier;
+mod election;
+mod leader_latch;
+mod lease;
+mod lock_queue;
+mod membership;
+mod mutex;
+mod partitioner;
+mod protected;
+mod queue;
+mod rwlock;
+mod semaphore;
+mod tree_cache;
+
+pub use barrier::Barrier;
+pub use counter::{decode_count, encode_count, SharedCount, VersionedValue};
+pub use double_barrier::{DoubleBarrier, READY_NODE};
+
+pub use election::{Election, LeaderObserver, Participant};
+pub use leader_latch::{LatchState, LeaderLatch, LATCH_NAME};
+pub use lease::{Lease, LostReason};
+pub use membership::{Member, Members, Membership, MembershipWatcher};
+pub use mutex::{Mutex, LOCK_NAME};
+pub use partitioner::{Partitioner, CLAIMS_NODE, MEMBERS_NODE};
+pub use protected::{
+    create_protected, ensure_containers, protected_id, protected_name, random_uuid,
+    PROTECTED_PREFIX,
+};
+pub use queue::{decode_items, encode_items, Queue, QUEUE_ITEM_NAME};
+pub use rwlock::RwLock;
+pub use semaphore::{Semaphore, LEASE_NAME, LEASE_PARENT, LOCK_PARENT};
+pub use tree_cache::{CacheEvent, CachedNode, TreeCache, CACHE_EVENTS_MAX};

@@ -1,0 +1,291 @@
+//! [`Queue`]: a distributed FIFO queue on Curator's `DistributedQueue`
+//! layout.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use crate::client::{Client, CreateOptions};
+use crate::error::{Error, Result};
+use crate::proto::{CreateMode, EventType};
+
+use super::protected::{
+    end_error, ensure_containers, is_transient, join, parent_of, retrying, wait_connected,
+    RETRIES_MAX,
+};
+
+/// Curator's queue item name (`DistributedQueue.QUEUE_ITEM_NAME`).
+pub const QUEUE_ITEM_NAME: &str = "queue-";
+
+/// Curator's item framing version (`ItemSerializer.VERSION`).
+const ITEM_VERSION: i32 = 0x0001_0001;
+const ITEM_OPCODE: u8 = 1;
+const EOF_OPCODE: u8 = 2;
+
+/// Frames `items` as Curator's `ItemSerializer` does: a version `int`, then
+/// per item the opcode 1, a length `int` and the bytes, then the opcode 2
+/// (all big-endian).
+pub fn encode_items(items: &[&[u8]]) -> Vec<u8> {
+    let size: usize = items.iter().map(|i| i.len() + 5).sum();
+    let mut out = Vec::with_capacity(size + 5);
+    out.extend_from_slice(&ITEM_VERSION.to_be_bytes());
+    for item in items {
+        out.push(ITEM_OPCODE);
+        out.extend_from_slice(&(item.len() as i32).to_be_bytes());
+        out.extend_from_slice(item);
+    }
+    out.push(EOF_OPCODE);
+    out
+}
+
+/// The items of a node framed by Curator's `ItemSerializer`.
+pub fn decode_items(data: &[u8]) -> Result<Vec<Vec<u8>>> {
+    let bad = |what: &str| Error::BadArguments {
+        reason: format!("queue item: {what}"),
+    };
+    let version = data.get(..4).ok_or_else(|| bad("truncated"))?;
+    if i32::from_be_bytes(version.try_into().unwrap_or_default()) != ITEM_VERSION {
+        return Err(bad("unknown version"));
+    }
+    let mut rest = &data[4..];
+    let mut items = Vec::new();
+    loop {
+        match rest.first() {
+            Some(&EOF_OPCODE) => return Ok(items),
+            Some(&ITEM_OPCODE) => {
+                let len = rest.get(1..5).ok_or_else(|| bad("truncated"))?;
+                let len = i32::from_be_bytes(len.try_into().unwrap_or_default());
+                let len = usize::try_from(len).map_err(|_| bad("negative size"))?;
+                let item = rest.get(5..5 + len).ok_or_else(|| bad("truncated"))?;
+                items.push(item.to_vec());
+                rest = &rest[5 + len..];
+            }
+            _ => return Err(bad("bad opcode")),
+        }
+    }
+}
+
+/// A distributed queue interoperable with Apache Curator's
+/// `DistributedQueue` (with the identity serializer: items are bytes).
+///
+/// Each [`put`](Queue::put) creates a persistent sequential node
+/// `<path>/queue-<seq>` holding the item in Curator's framing. Consumers
+/// take the lowest-numbered item: read it, then delete it at the version
+/// read; only the consumer whose delete succeeds has it, so each item goes
+/// to exactly one consumer, in order of its put. An item is removed before
+/// it is returned: a consumer that crashes after `take` loses it (Curator's
+/// default mode, not its `lockPath` mode).
+///
+/// A node put by Curator's `putMulti` holds several items; `take` returns
+/// them one by one (the rest wait in this `Queue` value).
+#[derive(Debug)]
+pub struct Queue {
+    client: Client,
+    path: String,
+    pending: std::sync::Mutex<VecDeque<Vec<u8>>>,
+}
+
+impl Queue {
+    /// A queue at `path`.
+    pub fn new(client: &Client, path: &str) -> Queue {
+        Queue {
+            client: client.clone(),
+            path: path.to_owned(),
+            pending: std::sync::Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// The queue's path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Appends an item; returns its node's path.
+    pub async fn put(&self, item: &[u8]) -> Result<String> {
+        self.put_multi(&[item]).await
+    }
+
+    /// Appends several items in one node (Curator's `putMulti`): they are
+    /// taken together, by one consumer.
+    ///
+    /// Not retried after a connection loss (a sequential create cannot be
+    /// looked up without protection, which Curator's queue does not use):
+    /// the caller decides whether a possible duplicate is acceptable.
+    pub async fn put_multi(&self, items: &[&[u8]]) -> Result<String> {
+        let data = encode_items(items);
+        let node = join(&self.path, QUEUE_ITEM_NAME);
+        let options = CreateOptions::new(CreateMode::PersistentSequential);
+        let mut attempt = 0;
+        loop {
+            match self.client.create(&node, &data, &options).await {
+                Ok((path, _)) => return Ok(path),
+                Err(Error::NoNode { .. }) if attempt < RETRIES_MAX => {
+                    self.ensure_path().await?;
+                }
+                Err(err) => return Err(err),
+            }
+            attempt += 1;
+        }
+    }
+
+    /// Creates the queue's node (persistent, parents as containers), as
+    /// Curator's `DistributedQueue.start` does.
+    async fn ensure_path(&self) -> Result<()> {
+        ensure_containers(&self.client, parent_of(&self.path)).await?;
+        let persistent = CreateOptions::persistent();
+        match retrying(&self.client, || {
+            self.client.create(&self.path, b"", &persistent)
+        })
+        .await
+        {
+            Ok(_) | Err(Error::NodeExists { .. }) => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// The number of item nodes waiting.
+    pub async fn len(&self) -> Result<usize> {
+        Ok(self.item_nodes(false).await?.0.len())
+    }
+
+    /// Whether no item node is waiting.
+    pub async fn is_empty(&self) -> Result<bool> {
+        Ok(self.len().await? == 0)
+    }
+
+    /// Takes the next item, waiting for one.
+    pub async fn take(&self) -> Result<Vec<u8>> {
+        loop {
+            if let Some(item) = self.take_until(None).await? {
+                return Ok(item);
+            }
+        }
+    }
+
+    /// Takes the next item if there is one now.
+    pub async fn try_take(&self) -> Result<Option<Vec<u8>>> {
+        self.take_until(Some(Instant::now())).await
+    }
+
+    /// Takes the next item, waiting at most `timeout`.
+    pub async fn take_timeout(&self, timeout: Duration) -> Result<Option<Vec<u8>>> {
+        self.take_until(Some(Instant::now() + timeout)).await
+    }
+
+    fn pop_pending(&self) -> Option<Vec<u8>> {
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front()
+    }
+
+    async fn item_nodes(
+        &self,
+        watch: bool,
+    ) -> Result<(Vec<String>, Option<crate::client::OneshotWatcher>)> {
+        let listed = if watch {
+            retrying(&self.client, || {
+                self.client.get_and_watch_children(&self.path)
+            })
+            .await
+            .map(|(c, _, w)| (c, Some(w)))
+        } else {
+            retrying(&self.client, || self.client.get_children(&self.path))
+                .await
+                .map(|c| (c, None))
+        };
+        let (mut children, watcher) = match listed {
+            Ok(listed) => listed,
+            Err(Error::NoNode { .. }) => {
+                self.ensure_path().await?;
+                return Box::pin(self.item_nodes(watch)).await;
+            }
+            Err(err) => return Err(err),
+        };
+        children.retain(|c| c.starts_with(QUEUE_ITEM_NAME));
+        children.sort();
+        Ok((children, watcher))
+    }
+
+    async fn take_until(&self, deadline: Option<Instant>) -> Result<Option<Vec<u8>>> {
+        loop {
+            if let Some(item) = self.pop_pending() {
+                return Ok(Some(item));
+            }
+            let (children, watcher) = self.item_nodes(true).await?;
+            for child in &children {
+                let path = join(&self.path, child);
+                let (data, stat) =
+                    match retrying(&self.client, || self.client.get_data(&path)).await {
+                        Ok(read) => read,
+                        Err(Error::NoNode { .. }) => continue,
+                        Err(err) => return Err(err),
+                    };
+                if self.claim(&path, stat.version).await? {
+                    let mut items: VecDeque<Vec<u8>> = decode_items(&data)?.into();
+                    let first = items.pop_front();
+                    self.pending
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .extend(items);
+                    match first {
+                        Some(item) => return Ok(Some(item)),
+                        None => continue,
+                    }
+                }
+            }
+            let Some(watcher) = watcher else {
+                return Ok(None);
+            };
+            let event = match deadline {
+                None => watcher.changed().await,
+                Some(deadline) => {
+                    let deadline = tokio::time::Instant::from_std(deadline);
+                    match tokio::time::timeout_at(deadline, watcher.changed()).await {
+                        Ok(event) => event,
+                        Err(_) => return Ok(None),
+                    }
+                }
+            };
+            if event.event_type == EventType::None {
+                return Err(end_error(self.client.state()));
+            }
+        }
+    }
+
+    /// Deletes an item node at the version read: `true` if this consumer
+    /// removed it.
+    async fn claim(&self, path: &str, version: i32) -> Result<bool> {
+        let mut attempt = 0;
+        loop {
+            match self.client.delete(path, Some(version)).await {
+                Ok(()) => return Ok(true),
+                Err(Error::NoNode { .. }) | Err(Error::BadVersion { .. }) => return Ok(false),
+                Err(err) if is_transient(&err) && attempt < RETRIES_MAX => {
+                    // If our delete was applied, the retry finds no node
+                    // and the item would be lost to everyone: ZooKeeper
+                    // cannot tell us. Count it as not ours, like Curator.
+                    attempt += 1;
+                    wait_connected(&self.client).await?;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curator_item_framing() {
+        let data = encode_items(&[b"ab", b""]);
+        assert_eq!(
+            data,
+            [0, 1, 0, 1, 1, 0, 0, 0, 2, b'a', b'b', 1, 0, 0, 0, 0, 2]
+        );
+        assert_eq!(decode_items(&data).unwrap(), vec![b"ab".to_vec(), vec![]]);
+        assert!(decode_items(&data[..6]).is_err());
+        assert!(decode_items(b"\0\0\0\0\x02").is_err());
+    }
+}
