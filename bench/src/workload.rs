@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use corral::client::{Client, Connector, CreateOptions};
+use corral::recipes::Mutex;
 use corral::Error;
 use tokio::sync::Barrier;
 use tokio::task::JoinSet;
@@ -149,6 +150,7 @@ impl Bench {
         let op = match self.args.workload {
             Workload::Churn => return self.run_churn(ops, seconds, warmup).await,
             Workload::Watch => return self.run_watch(ops, seconds, warmup).await,
+            Workload::Lock => return self.run_lock(ops, seconds, warmup).await,
             Workload::Create => Op::Create,
             Workload::Delete => Op::Delete,
             Workload::Get => Op::Get,
@@ -156,7 +158,7 @@ impl Bench {
             Workload::Exists => Op::Exists,
             Workload::Mixed => Op::Mixed,
             Workload::Multi => Op::Multi,
-            Workload::Lock | Workload::WaitRead => {
+            Workload::WaitRead => {
                 return Err(Error::BadArguments {
                     reason: format!("{} is not a load workload", self.args.workload.name()),
                 })
@@ -322,6 +324,74 @@ impl Bench {
             match joined {
                 Ok(stats) => total.merge(stats),
                 Err(e) => total.error(format!("churn task failed: {e}")),
+            }
+        }
+        total
+    }
+
+    async fn run_lock(
+        self,
+        ops: Option<u64>,
+        seconds: Option<f64>,
+        warmup: Option<f64>,
+    ) -> Result<Report, Error> {
+        let path = format!("{}/lock", self.ctx.prefix);
+        if let Some(w) = warmup {
+            self.lock_phase(&path, &Budget::new(None, Some(w)), false)
+                .await;
+        }
+        let start = Instant::now();
+        let stats = self
+            .lock_phase(&path, &Budget::new(ops, seconds), true)
+            .await;
+        let elapsed = start.elapsed();
+        let report = Report::new("lock", self.args.sessions, 1, 0, stats, elapsed);
+        if !self.args.keep {
+            // The lock node is a container: the server may have removed it.
+            let _ = self.clients[0].delete(&path, None).await;
+            let _ = self.clients[0].delete(&self.ctx.prefix, None).await;
+        }
+        self.close().await;
+        Ok(report)
+    }
+
+    /// Every session contends for one core mutex: acquire, then release.
+    /// A session holds at most one place in the queue (the recipe is not
+    /// reentrant), so --in-flight does not apply.
+    async fn lock_phase(&self, path: &str, budget: &Budget, record: bool) -> Stats {
+        let shared = Arc::new(Budget {
+            remaining: AtomicI64::new(budget.remaining.load(Ordering::Relaxed)),
+            deadline: budget.deadline,
+        });
+        let mut set = JoinSet::new();
+        for client in &self.clients {
+            let budget = shared.clone();
+            let mutex = Mutex::new(client, path);
+            set.spawn(async move {
+                let mut stats = Stats::with_capacity(LATENCIES_PER_TASK_RESERVED / 16);
+                loop {
+                    let start = Instant::now();
+                    if !budget.take(start) {
+                        break;
+                    }
+                    let result = match mutex.acquire().await {
+                        Ok(lease) => lease.release().await,
+                        Err(e) => Err(e),
+                    };
+                    match result {
+                        Ok(()) if record => stats.record(start.elapsed()),
+                        Ok(()) => {}
+                        Err(e) => stats.error(e),
+                    }
+                }
+                stats
+            });
+        }
+        let mut total = Stats::default();
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(stats) => total.merge(stats),
+                Err(e) => total.error(format!("lock task failed: {e}")),
             }
         }
         total
