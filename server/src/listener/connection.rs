@@ -148,6 +148,13 @@ impl Connection {
         shape: &ReplyShape,
     ) {
         let mut st = self.state.lock().expect("conn lock");
+        // Reads queued before this write may wait for proposals of other
+        // connections applied in this same batch (their barrier is below
+        // this write's id, so it has passed, but `resume_locals` runs only
+        // after the batch): answer them first, in pipeline order.
+        if matches!(st.pipeline.front(), Some(Queued::Local { .. })) {
+            self.drain_locals(server, db, watches, &mut st);
+        }
         let (xid, started) = match st.pipeline.pop_front() {
             Some(Queued::Write { xid, started }) => (xid, started),
             other => {
