@@ -148,13 +148,10 @@ impl Connection {
         shape: &ReplyShape,
     ) {
         let mut st = self.state.lock().expect("conn lock");
-        // Reads queued before this write may wait for proposals of other
-        // connections applied in this same batch (their barrier is below
-        // this write's id, so it has passed, but `resume_locals` runs only
-        // after the batch): answer them first, in pipeline order.
-        if matches!(st.pipeline.front(), Some(Queued::Local { .. })) {
-            self.drain_locals(server, db, watches, &mut st);
-        }
+        // Reads queued before this write were answered when their barrier
+        // (a proposal before this write) applied: `Server::apply_batch`
+        // resumes them after each transaction. Answering one here would show
+        // it this write, so a read still at the head breaks the invariant.
         let (xid, started) = match st.pipeline.pop_front() {
             Some(Queued::Write { xid, started }) => (xid, started),
             other => {
