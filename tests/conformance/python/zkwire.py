@@ -187,7 +187,12 @@ class RawClient:
 
     # -- transport
     def send_raw(self, data: bytes) -> None:
-        self.sock.sendall(data)
+        # A server that refuses a packet may close while the rest of it is
+        # still being sent: the write then fails, which means the same.
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError) as exc:
+            raise ServerClosed(f"server closed the connection while sending: {exc}") from exc
 
     def send_packet(self, payload: bytes) -> None:
         self.send_raw(w_int(len(payload)) + payload)
