@@ -39,7 +39,7 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE / "python"))
 sys.path.insert(0, str(REPO / "tests" / "ensemble"))
 
-from zkwire import RawClient, ServerClosed  # noqa: E402 - after the sys.path insert
+from zkwire import RawClient, ServerClosed, four_letter, free_port  # noqa: E402 - after the sys.path insert
 
 
 TARGET = os.environ.get("CORRAL_TEST_TARGET", "corral")
@@ -74,29 +74,6 @@ def super_digest(user: str = "super", password: str = SUPER_PASSWORD) -> str:
     """`user:base64(sha1(user:password))`, ZooKeeper's DigestAuthenticationProvider form."""
     raw = hashlib.sha1(f"{user}:{password}".encode()).digest()
     return f"{user}:{base64.b64encode(raw).decode()}"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def four_letter(port: int, cmd: str, timeout: float = 10.0) -> str:
-    """Send a four-letter word and read the answer until the server closes."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall(cmd.encode())
-        chunks = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                chunk = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    return b"".join(chunks).decode(errors="replace")
 
 
 # kazoo's default reconnect backoff grows to a minute; cap it so a client finds a restarted

@@ -32,6 +32,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 # zkwire (raw jute client) lives with the conformance suite.
 sys.path.insert(0, str(REPO / "tests" / "conformance" / "python"))
+from zkwire import four_letter, free_port  # noqa: E402,F401 - after the sys.path insert; re-exported
 
 TICK_TIME_MS = 2000
 MIN_SESSION_TIMEOUT_MS = 1000
@@ -50,29 +51,6 @@ def corral_binary() -> Path:
         return Path(os.environ["CORRAL_SERVER_BIN"])
     target_dir = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
     return target_dir / "debug" / "corral-server"
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def four_letter(port: int, cmd: str, timeout: float = 5.0, host: str = "127.0.0.1") -> str:
-    """Send a four-letter word and read the answer until the server closes."""
-    with socket.create_connection((host, port), timeout=timeout) as s:
-        s.sendall(cmd.encode())
-        chunks = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                chunk = s.recv(65536)
-            except (ConnectionResetError, socket.timeout):
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    return b"".join(chunks).decode(errors="replace")
 
 
 class ServerExited(RuntimeError):

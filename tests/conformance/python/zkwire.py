@@ -163,6 +163,30 @@ class Reply:
         return Reader(self.body)
 
 
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port free on `host` now (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def four_letter(port: int, cmd: str, timeout: float = 10.0, host: str = "127.0.0.1") -> str:
+    """Send a four-letter word and read the answer until the server closes."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(cmd.encode())
+        chunks = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
 class ServerClosed(Exception):
     """The server closed the connection (or reset it)."""
 
