@@ -276,7 +276,7 @@ impl Server {
         let conns = self.conns.lock().expect("conns lock");
         let mut triggers = Vec::new();
         let mut outcomes = Vec::with_capacity(batch.txns.len());
-        for txn in &batch.txns {
+        for txn in batch.txns.iter() {
             let out = db.apply_next(txn, &mut triggers);
             for t in triggers.drain(..) {
                 let notified = watches.trigger(&t.path, t.event);

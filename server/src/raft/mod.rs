@@ -1,13 +1,13 @@
 //! Consensus: the replicated log under the server's state.
 //!
-//! This is the only module that imports openraft and redb. The rest of the
+//! This is the only module that imports openraft. The rest of the
 //! server sees [`Consensus`]: "propose a [`TxnBatch`], get its
 //! [`BatchOutcome`] once it is committed and applied here", plus who leads.
 //! The replicated state itself lives in the server's [`Application`], which
 //! this module drives:
 //!
 //! ```text
-//! propose(batch) -> openraft leader -> append (redb, one fsync per append)
+//! propose(batch) -> openraft leader -> append (log segment, one fsync per append)
 //!                -> replicate to a quorum (network.rs; nothing for one voter)
 //!                -> commit -> Application::apply(batch), in log order, on
 //!                   every replica
@@ -15,7 +15,8 @@
 //! ```
 //!
 //! On disk, under `<data_dir>/raft/`:
-//! - `log.redb`: log entries, vote, purge marker, commit hint (`log_store.rs`);
+//! - `log/`: segment files of log entries, the vote and purge marker
+//!   (`log_store.rs`);
 //! - `snapshots/snapshot-<term>-<index>.bin`: the application state every
 //!   [`RaftConfig::snapshot_every_entries`] entries, the newest two kept
 //!   (`snapshot_files.rs`); the log is purged behind them, keeping
@@ -490,7 +491,14 @@ impl Consensus {
 
         let (log_store, state_machine) = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(storage)?;
-            let log_store = LogStore::open(&dir.join("log.redb")).map_err(storage)?;
+            if dir.join("log.redb").exists() {
+                return Err(RaftError::Storage(format!(
+                    "{} holds a log in the redb format of an earlier pre-release Corral; \
+                     this version cannot read it: start from an empty data directory",
+                    dir.join("log.redb").display()
+                )));
+            }
+            let log_store = LogStore::open(&dir.join("log")).map_err(storage)?;
             let files = SnapshotFiles::open(dir.join("snapshots")).map_err(storage)?;
             let state_machine =
                 StateMachine::open(app, Arc::new(files)).map_err(RaftError::Storage)?;
@@ -499,7 +507,7 @@ impl Consensus {
         .await
         .map_err(fatal)??;
 
-        let (purged, last) = log_store.log_state().await.map_err(storage)?;
+        let (purged, last) = log_store.log_state();
         if purged.is_some() && purged > state_machine.last_applied() {
             return Err(RaftError::Storage(format!(
                 "the log is purged up to {} but the newest usable snapshot covers only {:?}: state lost",
@@ -570,6 +578,30 @@ impl Consensus {
                 r => return r,
             }
         }
+    }
+
+    /// Hands `batch` to the log and returns as soon as it is queued behind
+    /// every batch submitted before it (on the leader) or, elsewhere, once
+    /// the leader has answered for it; the returned [`Proposal`] resolves
+    /// with the outcome. Unlike [`Consensus::propose`], a caller can keep
+    /// several batches in the log pipeline: openraft appends and fsyncs the
+    /// next one while the state machine applies the previous one, and the
+    /// submission order is the log order.
+    pub async fn submit(&self, batch: TxnBatch) -> Proposal {
+        if let Err(e) = self.check_running() {
+            return Proposal(ProposalState::Done(Err(e)));
+        }
+        if self.is_leader() {
+            match self.inner.raft.client_write_ff(batch).await {
+                Ok(rx) => return Proposal(ProposalState::Queued(rx)),
+                Err(e) => {
+                    return Proposal(ProposalState::Done(Err(ProposeError::Unavailable(
+                        e.to_string(),
+                    ))))
+                }
+            }
+        }
+        Proposal(ProposalState::Done(self.propose(batch).await))
     }
 
     /// Propose on this node only (the leader's side of a forwarded batch).
@@ -755,6 +787,36 @@ impl Consensus {
             return Ok(());
         }
         self.inner.raft.shutdown().await.map_err(fatal)
+    }
+}
+
+/// A batch handed to the log by [`Consensus::submit`]; await
+/// [`Proposal::outcome`] for its result.
+pub struct Proposal(ProposalState);
+
+enum ProposalState {
+    /// Queued in the local log; yields the outcome once applied.
+    Queued(tokio::sync::oneshot::Receiver<openraft::raft::ClientWriteResult<TypeConfig>>),
+    /// Already answered (forwarded to the leader, or refused).
+    Done(Result<BatchOutcome, ProposeError>),
+}
+
+impl Proposal {
+    /// The batch's outcome, once it is committed and applied locally.
+    pub async fn outcome(self) -> Result<BatchOutcome, ProposeError> {
+        match self.0 {
+            ProposalState::Done(r) => r,
+            ProposalState::Queued(rx) => match rx.await {
+                Ok(Ok(response)) => Ok(response.data),
+                Ok(Err(ClientWriteError::ForwardToLeader(f))) => Err(ProposeError::NotLeader {
+                    leader: f.leader_id,
+                }),
+                Ok(Err(e)) => Err(ProposeError::Unavailable(e.to_string())),
+                Err(_) => Err(ProposeError::Unavailable(
+                    "the log dropped the proposal (shutting down)".into(),
+                )),
+            },
+        }
     }
 }
 

@@ -29,7 +29,7 @@ impl Application for Recorder {
         self.applies.fetch_add(1, Ordering::SeqCst);
         let mut state = self.state.lock().unwrap();
         let mut outcomes = Vec::new();
-        for txn in batch.txns {
+        for txn in batch.txns.iter() {
             state.0 += 1;
             state.1.push(txn.time_ms);
             outcomes.push(TxnOutcome {
@@ -52,16 +52,14 @@ impl Application for Recorder {
 }
 
 fn batch(marker: i64) -> TxnBatch {
-    TxnBatch {
-        txns: vec![Txn {
-            session_id: 0,
-            time_ms: marker,
-            auth: vec![],
-            is_super: false,
-            op: TxnOp::Noop,
-            origin: None,
-        }],
-    }
+    TxnBatch::new(vec![Txn {
+        session_id: 0,
+        time_ms: marker,
+        auth: vec![],
+        is_super: false,
+        op: TxnOp::Noop,
+        origin: None,
+    }])
 }
 
 fn config(dir: &Path) -> RaftConfig {
@@ -601,7 +599,7 @@ mod suite {
                 StorageError::from_io_error(ErrorSubject::Store, ErrorVerb::Write, e)
             };
             let dir = tempfile::tempdir().map_err(err)?;
-            let log = LogStore::open(&dir.path().join("log.redb")).map_err(err)?;
+            let log = LogStore::open(&dir.path().join("log")).map_err(err)?;
             let files = SnapshotFiles::open(dir.path().join("snapshots")).map_err(err)?;
             let sm = StateMachine::open(Arc::new(Recorder::default()), Arc::new(files))
                 .map_err(|e| err(std::io::Error::other(e)))?;
