@@ -8,6 +8,10 @@
 //! errors make the exit status 1; errors a workload expects (NodeExists in
 //! session churn) are counted only.
 //!
+//! With several hosts in `--connect` the sessions spread round-robin over
+//! them (session i tries host i mod n first), and every session syncs
+//! after the setup so that reads on any server find the nodes it made.
+//!
 //! The generator shares the machine with the server it measures, so it is
 //! kept lean: one tokio runtime (current-thread by default, `--threads` for
 //! more), one task per in-flight slot with its own reused path buffer and
@@ -89,7 +93,9 @@ impl Workload {
     about = "Load generator for ZooKeeper-protocol servers"
 )]
 pub struct Args {
-    /// Connect string (host:port[,host:port...][/chroot]).
+    /// Connect string (host:port[,host:port...][/chroot]). With several
+    /// hosts, session i connects to host i mod n first (round-robin, not
+    /// shuffled), so the sessions spread evenly over an ensemble.
     #[arg(long, default_value = "127.0.0.1:2181")]
     pub connect: String,
     /// Workload to run.

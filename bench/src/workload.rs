@@ -96,16 +96,40 @@ pub struct Bench {
     ctx: Arc<Context>,
 }
 
-fn connector(connect: &str) -> Connector {
-    Connector::new(connect).session_timeout(SESSION_TIMEOUT)
+/// A connector for the `index`-th session: it tries the hosts of
+/// `connect` in order, starting from host `index` (mod their number), so
+/// the sessions spread round-robin over an ensemble instead of landing
+/// where a shuffle puts them.
+fn connector(connect: &str, index: usize) -> Connector {
+    Connector::new(&rotated(connect, index))
+        .session_timeout(SESSION_TIMEOUT)
+        .shuffle_hosts(false)
+}
+
+/// `connect` with its host list rotated left by `index`; the chroot, if
+/// any, stays at the end. Empty entries are dropped (as the client does).
+fn rotated(connect: &str, index: usize) -> String {
+    let (hosts, chroot) = connect.split_at(connect.find('/').unwrap_or(connect.len()));
+    let mut hosts: Vec<&str> = hosts
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    if hosts.is_empty() {
+        // Let the client report the bad connect string.
+        return connect.to_owned();
+    }
+    let n = hosts.len();
+    hosts.rotate_left(index % n);
+    format!("{}{chroot}", hosts.join(","))
 }
 
 impl Bench {
     /// Opens `--sessions` sessions and makes the prefix node.
     pub async fn connect(args: Args) -> Result<Bench, Error> {
         let mut pending = JoinSet::new();
-        for _ in 0..args.sessions {
-            let c = connector(&args.connect);
+        for i in 0..args.sessions {
+            let c = connector(&args.connect, i);
             pending.spawn(async move { c.connect().await });
         }
         let mut clients = Vec::with_capacity(args.sessions);
@@ -170,6 +194,7 @@ impl Bench {
             self.phase(Op::CreateKeys, &Budget::unbounded(), &mut cursors, false)
                 .await
                 .check("setup")?;
+            self.sync_all().await?;
         }
         if let Some(w) = warmup {
             // Deletes are fed by the create phase below, which warms too.
@@ -215,6 +240,15 @@ impl Bench {
             Ok(()) | Err(Error::NoNode { .. }) | Err(Error::NotEmpty { .. }) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// Brings every session's server up to date with the leader, so that
+    /// reads on other servers of an ensemble see the nodes just made.
+    async fn sync_all(&self) -> Result<(), Error> {
+        for c in &self.clients {
+            c.sync(&self.ctx.prefix).await?;
+        }
+        Ok(())
     }
 
     async fn close(&self) {
@@ -302,7 +336,7 @@ impl Bench {
                         break;
                     }
                     let result = async {
-                        let client = connector(&connect).connect().await?;
+                        let client = connector(&connect, task).connect().await?;
                         let created = client.create(&path, &ctx.value, &ephemeral).await;
                         let closed = client.close().await;
                         created.map(drop).and(closed)
@@ -411,12 +445,15 @@ impl Bench {
             Ok(_) | Err(Error::NodeExists { .. }) => {}
             Err(e) => return Err(e),
         }
+        self.sync_all().await?;
         let watchers = self
             .args
             .watchers
             .unwrap_or(self.args.sessions * self.args.in_flight)
             .max(1);
-        let writer = connector(&self.args.connect).connect().await?;
+        let writer = connector(&self.args.connect, self.args.sessions)
+            .connect()
+            .await?;
         if let Some(w) = warmup {
             self.watch_phase(&writer, &path, watchers, None, Some(w), false)
                 .await;
@@ -696,5 +733,34 @@ pub async fn wait_read(connect: &str, path: &str, timeout: Duration) -> Result<D
             Err(e) if start.elapsed() >= timeout => return Err(e),
             Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rotated;
+
+    #[test]
+    fn rotation_spreads_sessions_round_robin() {
+        let hosts = "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3";
+        assert_eq!(rotated(hosts, 0), hosts);
+        assert_eq!(rotated(hosts, 1), "127.0.0.1:2,127.0.0.1:3,127.0.0.1:1");
+        assert_eq!(rotated(hosts, 2), "127.0.0.1:3,127.0.0.1:1,127.0.0.1:2");
+        assert_eq!(rotated(hosts, 3), hosts);
+        let firsts: Vec<String> = (0..6)
+            .map(|i| rotated(hosts, i).split(',').next().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            firsts,
+            ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"].repeat(2)
+        );
+    }
+
+    #[test]
+    fn rotation_keeps_chroot_and_single_hosts() {
+        assert_eq!(rotated("a:1,b:2/app/x", 1), "b:2,a:1/app/x");
+        assert_eq!(rotated("a:1", 5), "a:1");
+        assert_eq!(rotated("[::1]:2181, b:2 ,", 1), "b:2,[::1]:2181");
+        assert_eq!(rotated("/app", 1), "/app");
     }
 }
