@@ -77,13 +77,15 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let files = self.files.clone();
         let meta = self.meta.clone();
         let body = std::mem::take(&mut self.body);
+        let started = std::time::Instant::now();
         let (meta, body) = blocking(move || {
             files.write(&meta, &body)?;
             Ok((meta, body))
         })
         .await
         .map_err(snapshot_err(ErrorVerb::Write))?;
-        tracing::info!(snapshot = %file_name(&meta), bytes = body.len(), "snapshot written");
+        tracing::info!(snapshot = %file_name(&meta), bytes = body.len(),
+            write_ms = started.elapsed().as_millis() as u64, "snapshot written");
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(body)),
@@ -134,13 +136,20 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .last_applied
             .map(|l| (l.leader_id.term, l.index))
             .unwrap_or((0, 0));
+        let started = std::time::Instant::now();
+        let body = self.app.snapshot();
+        tracing::info!(
+            bytes = body.len(),
+            serialize_ms = started.elapsed().as_millis() as u64,
+            "state serialized for a snapshot (applying waited meanwhile)"
+        );
         SnapshotBuilder {
             meta: SnapshotMeta {
                 last_log_id: self.last_applied,
                 last_membership: self.membership.clone(),
                 snapshot_id: format!("{term}-{index}"),
             },
-            body: self.app.snapshot(),
+            body,
             files: self.files.clone(),
         }
     }

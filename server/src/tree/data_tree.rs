@@ -37,6 +37,9 @@ enum Undo {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SnapshotNode {
     pub(crate) path: String,
+    // As bytes, not a sequence of u8 (same bincode encoding, many times
+    // faster to write and read).
+    #[serde(with = "serde_bytes")]
     pub(crate) data: Vec<u8>,
     pub(crate) acl: Vec<Acl>,
     pub(crate) stat: StatPersisted,
@@ -47,6 +50,7 @@ pub(crate) struct SnapshotNode {
 #[derive(Debug, serde::Serialize)]
 pub(crate) struct SnapshotNodeRef<'a> {
     pub(crate) path: &'a str,
+    #[serde(with = "serde_bytes")]
     pub(crate) data: &'a [u8],
     pub(crate) acl: &'a [Acl],
     pub(crate) stat: StatPersisted,

@@ -592,7 +592,10 @@ impl Database {
             sessions: self.sessions.iter().map(|(k, v)| (*k, *v)).collect(),
             nodes: self.tree.to_snapshot_nodes(),
         };
-        let mut out = vec![SNAPSHOT_FORMAT_VERSION];
+        // Paths and data plus ~100 bytes of stat, ACL and framing a node.
+        let estimate = self.tree.data_size() as usize + 100 * self.tree.len();
+        let mut out = Vec::with_capacity(estimate + 1);
+        out.push(SNAPSHOT_FORMAT_VERSION);
         bincode::serialize_into(&mut out, &snapshot).expect("serializing to a Vec cannot fail");
         out
     }
