@@ -18,7 +18,8 @@
 //! - `log/`: segment files of log entries, the vote and purge marker
 //!   (`log_store.rs`);
 //! - `snapshots/snapshot-<term>-<index>.bin`: the application state every
-//!   [`RaftConfig::snapshot_every_entries`] entries, the newest two kept
+//!   [`RaftConfig::snapshot_every_entries`] entries or once the log since
+//!   the last one outgrows it, the newest two kept
 //!   (`snapshot_files.rs`); the log is purged behind them, keeping
 //!   [`RaftConfig::logs_kept_after_snapshot`] entries.
 //!
@@ -56,7 +57,7 @@ use crate::txn::{BatchOutcome, TxnBatch};
 use log_store::LogStore;
 use network::Network;
 use snapshot_files::SnapshotFiles;
-use state_machine::StateMachine;
+use state_machine::{SnapshotDue, StateMachine};
 use type_config::TypeConfig;
 
 /// What the server's replicated state must provide to the log.
@@ -89,8 +90,12 @@ pub struct RaftConfig {
     /// The `host:port` other servers reach this one's peer listener at
     /// (recorded in the membership; unused by a single-node server).
     pub peer_addr: String,
-    /// Take a snapshot after this many entries since the last one.
+    /// Take a snapshot after this many entries since the last one...
     pub snapshot_every_entries: u64,
+    /// ...or once the transactions logged since the last one carry as many
+    /// bytes as that snapshot has, and at least this many (see
+    /// `state_machine::SnapshotDue`).
+    pub snapshot_log_bytes_min: u64,
     /// Log entries kept behind the newest snapshot, so lagging followers
     /// catch up from the log and not a snapshot. Keep it >= 1000
     /// (openraft#2116: a purge/apply race at lower values).
@@ -111,7 +116,8 @@ pub struct RaftConfig {
 
 impl RaftConfig {
     /// Defaults for `node_id` with data in `data_dir`: snapshot every 10,000
-    /// entries, 1,000 entries kept behind it, election timeout 1–2 s,
+    /// entries or when the log since the last snapshot is as large as it
+    /// (at least 64 MiB), 1,000 entries kept behind it, election timeout 1–2 s,
     /// heartbeat 250 ms (STACK.md pitfall 2: shorter timeouts lose
     /// leadership under load on small machines).
     pub fn new(node_id: u64, data_dir: impl Into<PathBuf>) -> Self {
@@ -120,6 +126,7 @@ impl RaftConfig {
             data_dir: data_dir.into(),
             peer_addr: String::new(),
             snapshot_every_entries: 10_000,
+            snapshot_log_bytes_min: 64 * 1024 * 1024,
             logs_kept_after_snapshot: 1_000,
             election_timeout_min_ms: 1_000,
             election_timeout_max_ms: 2_000,
@@ -138,7 +145,8 @@ impl RaftConfig {
             heartbeat_interval: self.heartbeat_ms,
             install_snapshot_timeout: 10_000,
             max_payload_entries: self.max_payload_entries,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every_entries),
+            // Snapshots are asked for by `watch_snapshot_policy`.
+            snapshot_policy: SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: self.logs_kept_after_snapshot,
             ..Default::default()
         };
@@ -489,6 +497,11 @@ impl Consensus {
         let dir = config.data_dir.join("raft");
         let storage = |e: std::io::Error| RaftError::Storage(e.to_string());
 
+        let policy = Arc::new(SnapshotDue::new(
+            config.snapshot_every_entries,
+            config.snapshot_log_bytes_min,
+        ));
+        let policy_sm = Arc::clone(&policy);
         let (log_store, state_machine) = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(storage)?;
             if dir.join("log.redb").exists() {
@@ -501,7 +514,7 @@ impl Consensus {
             let log_store = LogStore::open(&dir.join("log")).map_err(storage)?;
             let files = SnapshotFiles::open(dir.join("snapshots")).map_err(storage)?;
             let state_machine =
-                StateMachine::open(app, Arc::new(files)).map_err(RaftError::Storage)?;
+                StateMachine::open(app, Arc::new(files), policy_sm).map_err(RaftError::Storage)?;
             Ok::<_, RaftError>((log_store, state_machine))
         })
         .await
@@ -535,6 +548,10 @@ impl Consensus {
                 source_ip: config.source_ip,
             }),
         };
+        tokio::spawn(watch_snapshot_policy(
+            Arc::downgrade(&consensus.inner),
+            policy,
+        ));
         Ok((consensus, last.map(|l| l.index)))
     }
 
@@ -816,6 +833,22 @@ impl Proposal {
                     "the log dropped the proposal (shutting down)".into(),
                 )),
             },
+        }
+    }
+}
+
+/// Asks openraft for a snapshot whenever the policy says one is due (a
+/// request while one is being built is ignored by openraft); ends when the
+/// node shuts down or its last handle is gone (it must not keep the node,
+/// and so the log's lock, alive).
+async fn watch_snapshot_policy(node: std::sync::Weak<Inner>, policy: Arc<SnapshotDue>) {
+    loop {
+        policy.wait().await;
+        let Some(inner) = node.upgrade() else {
+            return;
+        };
+        if inner.raft.trigger().snapshot().await.is_err() {
+            return;
         }
     }
 }

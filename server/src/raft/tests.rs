@@ -584,7 +584,7 @@ mod ensemble {
 mod suite {
     use super::super::log_store::LogStore;
     use super::super::snapshot_files::SnapshotFiles;
-    use super::super::state_machine::StateMachine;
+    use super::super::state_machine::{SnapshotDue, StateMachine};
     use super::super::type_config::{StorageError, TypeConfig};
     use super::Recorder;
     use openraft::testing::{StoreBuilder, Suite};
@@ -601,8 +601,12 @@ mod suite {
             let dir = tempfile::tempdir().map_err(err)?;
             let log = LogStore::open(&dir.path().join("log")).map_err(err)?;
             let files = SnapshotFiles::open(dir.path().join("snapshots")).map_err(err)?;
-            let sm = StateMachine::open(Arc::new(Recorder::default()), Arc::new(files))
-                .map_err(|e| err(std::io::Error::other(e)))?;
+            let sm = StateMachine::open(
+                Arc::new(Recorder::default()),
+                Arc::new(files),
+                Arc::new(SnapshotDue::new(10_000, 64 << 20)),
+            )
+            .map_err(|e| err(std::io::Error::other(e)))?;
             Ok((dir, log, sm))
         }
     }
