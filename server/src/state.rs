@@ -452,8 +452,9 @@ impl Application for App {
         self.0.apply_batch(batch)
     }
 
-    fn snapshot(&self) -> Vec<u8> {
-        self.0.db.read().expect("db lock").to_snapshot()
+    fn snapshot(&self) -> crate::raft::SnapshotSource {
+        let frozen = self.0.db.read().expect("db lock").freeze();
+        Box::new(move || frozen.to_snapshot())
     }
 
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {

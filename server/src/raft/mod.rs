@@ -60,16 +60,20 @@ use snapshot_files::SnapshotFiles;
 use state_machine::{SnapshotDue, StateMachine};
 use type_config::TypeConfig;
 
+/// Serializes a state captured by [`Application::snapshot`].
+pub type SnapshotSource = Box<dyn FnOnce() -> Vec<u8> + Send + Sync>;
+
 /// What the server's replicated state must provide to the log.
 pub trait Application: Send + Sync + 'static {
     /// Apply one committed batch, in log order, exactly once per entry after
     /// the last snapshot/restore.
     fn apply(&self, batch: TxnBatch) -> BatchOutcome;
-    /// Serialize the whole state (called between applies, so it is
-    /// consistent with the applied index). Runs on openraft's state machine
-    /// task, blocking it (and one tokio worker) for its duration; the file is
-    /// written afterwards, off that task.
-    fn snapshot(&self) -> Vec<u8>;
+    /// Capture the whole state (called between applies, so it is
+    /// consistent with the applied index) and return what serializes it.
+    /// The capture runs on openraft's state machine task and should be
+    /// cheap; the returned closure runs later on a blocking thread while
+    /// applying goes on, and its bytes are written to the snapshot file.
+    fn snapshot(&self) -> SnapshotSource;
     /// Replace the whole state with a snapshot's: at startup (newest valid
     /// snapshot file, before any apply) and when a lagging follower installs
     /// the leader's snapshot. An error here is fatal to the node.

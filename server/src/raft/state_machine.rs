@@ -12,7 +12,7 @@ use openraft::{
 
 use super::snapshot_files::{file_name, SnapshotFiles};
 use super::type_config::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
-use super::Application;
+use super::{Application, SnapshotSource};
 use crate::txn::BatchOutcome;
 
 /// The state machine openraft drives; the state itself lives in the
@@ -65,11 +65,21 @@ impl SnapshotDue {
         }
     }
 
-    fn taken(&self, snapshot_bytes: u64) {
+    /// A snapshot captured the state: count from zero again.
+    fn started(&self) {
         self.entries.store(0, Ordering::Relaxed);
         self.bytes.store(0, Ordering::Relaxed);
+    }
+
+    /// The snapshot's size, once known.
+    fn sized(&self, snapshot_bytes: u64) {
         self.last_snapshot_bytes
             .store(snapshot_bytes, Ordering::Relaxed);
+    }
+
+    fn taken(&self, snapshot_bytes: u64) {
+        self.started();
+        self.sized(snapshot_bytes);
     }
 
     /// Resolves when a snapshot is due.
@@ -126,24 +136,30 @@ impl StateMachine {
 /// Builds one snapshot from state captured between two applies.
 pub(crate) struct SnapshotBuilder {
     meta: SnapshotMeta,
-    body: Vec<u8>,
+    source: Option<SnapshotSource>,
     files: Arc<SnapshotFiles>,
+    policy: Arc<SnapshotDue>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let files = self.files.clone();
         let meta = self.meta.clone();
-        let body = std::mem::take(&mut self.body);
+        let source = self.source.take().ok_or_else(|| {
+            snapshot_err(ErrorVerb::Write)(io::Error::other("snapshot already built"))
+        })?;
         let started = std::time::Instant::now();
         let (meta, body) = blocking(move || {
+            let body = source();
             files.write(&meta, &body)?;
             Ok((meta, body))
         })
         .await
         .map_err(snapshot_err(ErrorVerb::Write))?;
+        self.policy.sized(body.len() as u64);
         tracing::info!(snapshot = %file_name(&meta), bytes = body.len(),
-            write_ms = started.elapsed().as_millis() as u64, "snapshot written");
+            ms = started.elapsed().as_millis() as u64,
+            "snapshot serialized and written (applying went on meanwhile)");
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(body)),
@@ -200,12 +216,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .map(|l| (l.leader_id.term, l.index))
             .unwrap_or((0, 0));
         let started = std::time::Instant::now();
-        let body = self.app.snapshot();
-        self.policy.taken(body.len() as u64);
-        tracing::info!(
-            bytes = body.len(),
-            serialize_ms = started.elapsed().as_millis() as u64,
-            "state serialized for a snapshot (applying waited meanwhile)"
+        let source = self.app.snapshot();
+        self.policy.started();
+        tracing::debug!(
+            capture_us = started.elapsed().as_micros() as u64,
+            "state captured for a snapshot"
         );
         SnapshotBuilder {
             meta: SnapshotMeta {
@@ -213,8 +228,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 last_membership: self.membership.clone(),
                 snapshot_id: format!("{term}-{index}"),
             },
-            body,
+            source: Some(source),
             files: self.files.clone(),
+            policy: self.policy.clone(),
         }
     }
 

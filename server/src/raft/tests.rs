@@ -40,8 +40,9 @@ impl Application for Recorder {
         BatchOutcome { outcomes }
     }
 
-    fn snapshot(&self) -> Vec<u8> {
-        bincode::serialize(&*self.state.lock().unwrap()).unwrap()
+    fn snapshot(&self) -> SnapshotSource {
+        let bytes = bincode::serialize(&*self.state.lock().unwrap()).unwrap();
+        Box::new(move || bytes)
     }
 
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {

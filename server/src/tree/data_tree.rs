@@ -6,6 +6,12 @@
 //! ZooKeeper's request rules (versions, ACLs, error precedence) live in
 //! `Database`. Everything is ordered (`BTreeMap`/`BTreeSet`), so iteration
 //! order, snapshots and listings are the same on every replica.
+//!
+//! The nodes live in a persistent ordered map (`imbl::OrdMap`, a B-tree
+//! whose chunks are shared until written): [`DataTree::freeze`] takes an
+//! O(1) copy that a snapshot serializes in the background while the tree
+//! goes on changing; the first write to a shared chunk copies that chunk.
+//! Lookups and inserts cost about what `std`'s `BTreeMap` does.
 
 use super::ephemeral_type::EphemeralType;
 use super::node::{Node, StatPersisted};
@@ -59,7 +65,7 @@ pub(crate) struct SnapshotNodeRef<'a> {
 /// The znode tree.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    nodes: BTreeMap<String, Node>,
+    nodes: imbl::OrdMap<String, Node>,
     /// Ephemeral paths per owning session.
     ephemerals: BTreeMap<i64, BTreeSet<String>>,
     containers: BTreeSet<String>,
@@ -84,7 +90,7 @@ impl DataTree {
     /// with `setACL(path, READ_ACL_UNSAFE, -1)` (ZOOKEEPER-2014).
     pub fn new() -> DataTree {
         let mut tree = DataTree {
-            nodes: BTreeMap::new(),
+            nodes: imbl::OrdMap::new(),
             ephemerals: BTreeMap::new(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
@@ -205,7 +211,7 @@ impl DataTree {
             data,
             acl,
             stat,
-            children: BTreeSet::new(),
+            children: imbl::OrdSet::new(),
         };
         let old = self.nodes.insert(path, node);
         assert!(old.is_none(), "insert: node already exists");
@@ -396,9 +402,19 @@ impl DataTree {
             .fold(0u64, u64::wrapping_add)
     }
 
+    /// An O(1) copy of the nodes as they are now, for a snapshot.
+    pub(crate) fn freeze(&self) -> FrozenNodes {
+        FrozenNodes(self.nodes.clone())
+    }
+}
+
+/// The nodes of a tree at one point in time (see [`DataTree::freeze`]).
+pub(crate) struct FrozenNodes(imbl::OrdMap<String, Node>);
+
+impl FrozenNodes {
     /// Every node in path order, for a snapshot.
     pub(crate) fn to_snapshot_nodes(&self) -> Vec<SnapshotNodeRef<'_>> {
-        self.nodes
+        self.0
             .iter()
             .map(|(p, n)| SnapshotNodeRef {
                 path: p,
@@ -408,12 +424,14 @@ impl DataTree {
             })
             .collect()
     }
+}
 
+impl DataTree {
     /// Rebuilds a tree from snapshot nodes (any order with parents first:
     /// path order is).
     pub(crate) fn from_snapshot_nodes(nodes: Vec<SnapshotNode>) -> Result<DataTree, String> {
         let mut tree = DataTree {
-            nodes: BTreeMap::new(),
+            nodes: imbl::OrdMap::new(),
             ephemerals: BTreeMap::new(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
