@@ -5,12 +5,6 @@ use corral_server::config::Flags;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
-/// mimalloc instead of glibc's allocator: the request path allocates and
-/// frees small buffers on several threads, where glibc's malloc/free took
-/// about 17% of the server's CPU under write load (perf, 16x16 set).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(

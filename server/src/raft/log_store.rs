@@ -63,7 +63,7 @@ use super::type_config::{Entry, LogId, StorageError, TypeConfig, Vote};
 /// A segment is closed for appends once it is at least this long.
 pub(crate) const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// Encoded bytes of recent entries kept decoded in memory.
-pub(crate) const CACHE_BYTES: usize = 16 * 1024 * 1024;
+pub(crate) const CACHE_BYTES: usize = 4 * 1024 * 1024;
 /// The largest frame body accepted when reading (a batch is capped at 4 MiB
 /// of payload by the proposer; this leaves room for encoding overhead).
 const FRAME_BYTES_MAX: u32 = 64 * 1024 * 1024;
