@@ -662,14 +662,8 @@ impl LogStore {
     /// Records `log_id` as purged and drops what it covers.
     fn purge_blocking(&self, log_id: LogId) -> io::Result<()> {
         let mut s = self.state();
-        write_meta(
-            &self.shared.dir,
-            &Meta {
-                vote: s.vote,
-                purged: Some(log_id),
-            },
-        )?;
-        s.purged = Some(log_id);
+        let vote = s.vote;
+        self.save_meta(&mut s, vote, Some(log_id))?;
         s.entries = s.entries.split_off(&(log_id.index + 1));
         s.cache_purge(log_id.index);
         // A segment whose entries are all purged goes, unless it is the
@@ -692,17 +686,23 @@ impl LogStore {
         Ok(())
     }
 
+    /// Makes `vote` and `purged` durable in the meta file, then current.
+    fn save_meta(
+        &self,
+        s: &mut State,
+        vote: Option<Vote>,
+        purged: Option<LogId>,
+    ) -> io::Result<()> {
+        write_meta(&self.shared.dir, &Meta { vote, purged })?;
+        s.vote = vote;
+        s.purged = purged;
+        Ok(())
+    }
+
     fn save_vote_blocking(&self, vote: Vote) -> io::Result<()> {
         let mut s = self.state();
-        write_meta(
-            &self.shared.dir,
-            &Meta {
-                vote: Some(vote),
-                purged: s.purged,
-            },
-        )?;
-        s.vote = Some(vote);
-        Ok(())
+        let purged = s.purged;
+        self.save_meta(&mut s, Some(vote), purged)
     }
 }
 
