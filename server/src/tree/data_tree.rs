@@ -191,6 +191,18 @@ impl DataTree {
                 .expect("insert: parent must exist");
             parent.children.insert(path::name(&path).to_owned());
         }
+        self.insert_unlinked(path, data, acl, stat);
+    }
+
+    /// [`insert`](Self::insert) for a caller that has already added the
+    /// name to the parent's child set; returns the new node's client stat.
+    fn insert_unlinked(
+        &mut self,
+        path: String,
+        data: Vec<u8>,
+        acl: Arc<Vec<Acl>>,
+        stat: StatPersisted,
+    ) -> Stat {
         match EphemeralType::of(stat.ephemeral_owner) {
             EphemeralType::Normal => {
                 self.ephemerals
@@ -213,8 +225,10 @@ impl DataTree {
             stat,
             children: imbl::OrdSet::new(),
         };
+        let client_stat = node.stat();
         let old = self.nodes.insert(path, node);
         assert!(old.is_none(), "insert: node already exists");
+        client_stat
     }
 
     /// Removes a childless node, maintaining the parent's child set and the
@@ -272,7 +286,9 @@ impl DataTree {
         time: i64,
     ) -> Stat {
         let parent_path = path::parent(path).expect("create_node: not the root");
-        let parent = self.nodes.get(parent_path).expect("create_node: parent");
+        // One lookup of the parent for its ACL, stat and child set (the
+        // map's keys share long prefixes, so lookups are what creates cost).
+        let parent = self.node_mut(parent_path);
         let old = parent.stat;
         // Children usually carry their parent's ACL: share it.
         let acl = if *parent.acl == acl {
@@ -280,18 +296,17 @@ impl DataTree {
         } else {
             Arc::new(acl)
         };
-        self.record(|| Undo::Stat(parent_path.to_owned(), old));
-        let parent = self.node_mut(parent_path);
         parent.stat.cversion = parent.stat.cversion.wrapping_add(1);
         parent.stat.pzxid = zxid;
+        parent.children.insert(path::name(path).to_owned());
+        self.record(|| Undo::Stat(parent_path.to_owned(), old));
         self.record(|| Undo::Created(path.to_owned()));
-        self.insert(
+        self.insert_unlinked(
             path.to_owned(),
             data,
             acl,
             StatPersisted::created(zxid, time, ephemeral_owner),
-        );
-        self.nodes[path].stat()
+        )
     }
 
     /// Deletes childless `path` and moves the parent's pzxid forward
