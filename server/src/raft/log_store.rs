@@ -532,44 +532,52 @@ impl LogStore {
 
     /// Entries in `[start, end)` (clamped to what is present): from the
     /// cache when there, else read back from their segment.
+    ///
+    /// A frame is read from disk while the state lock is held, so a
+    /// truncation (which cuts the file and lets the next append reuse those
+    /// bytes) cannot change it under the reader: a replication task of a
+    /// leader that is stepping down may read while the follower it is
+    /// becoming truncates. Entries removed meanwhile end the result early;
+    /// openraft's replication accepts a shorter result. The lock is taken
+    /// per frame, so appends wait for at most one frame read.
     fn read_range(&self, start: u64, end: u64) -> io::Result<Vec<Entry>> {
         let mut out = Vec::new();
-        let mut misses: Vec<(Location, Arc<File>)> = Vec::new();
-        {
-            let s = self.state();
-            for (&index, loc) in s.entries.range(start..end) {
-                if let Some(e) = s.cached(index) {
-                    out.push(e.clone());
-                } else {
-                    let file = s
-                        .segments
-                        .get(&loc.segment)
-                        .ok_or_else(|| corrupt(format!("entry {index}: segment missing")))?
-                        .file
-                        .clone();
-                    misses.push((*loc, file));
+        let mut next = start;
+        while next < end {
+            let body = {
+                let s = self.state();
+                let Some((&index, loc)) = s.entries.range(next..end).next() else {
+                    break;
+                };
+                if s.cached(index).is_some() {
+                    // The cache holds a suffix of the log: the rest is there.
+                    out.extend(
+                        s.entries
+                            .range(index..end)
+                            .filter_map(|(i, _)| s.cached(*i).cloned()),
+                    );
+                    break;
                 }
-            }
-        }
-        if misses.is_empty() {
-            return Ok(out);
-        }
-        // Cache misses are older than every cache hit: read them, then put
-        // the hits after them.
-        let mut read = Vec::with_capacity(misses.len() + out.len());
-        for (loc, file) in misses {
-            let body = read_frame(&file, loc.offset, loc.len)?;
+                let file = &s
+                    .segments
+                    .get(&loc.segment)
+                    .ok_or_else(|| corrupt(format!("entry {index}: segment missing")))?
+                    .file;
+                let body = read_frame(file, loc.offset, loc.len)?;
+                next = index + 1;
+                (loc.log_id, body)
+            };
+            let (log_id, body) = body;
             let entry = decode_body(&body)?;
-            if entry.log_id != loc.log_id {
+            if entry.log_id != log_id {
                 return Err(corrupt(format!(
                     "entry {}: read back a different entry",
-                    loc.log_id.index
+                    log_id.index
                 )));
             }
-            read.push(entry);
+            out.push(entry);
         }
-        read.append(&mut out);
-        Ok(read)
+        Ok(out)
     }
 
     /// Appends encoded entries durably; returns once they are synced.
