@@ -137,6 +137,9 @@ struct State {
     cache_bytes: usize,
     vote: Option<Vote>,
     purged: Option<LogId>,
+    /// `committed`: the last known commit index, a hint (see
+    /// `save_committed`).
+    committed_file: File,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -438,6 +441,12 @@ impl LogStore {
             cache_bytes: 0,
             vote: meta.vote,
             purged: meta.purged,
+            committed_file: OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(dir.join("committed"))?,
         };
         let mut prev_next_index: Option<u64> = None;
         for (i, &first) in firsts.iter().enumerate() {
@@ -781,6 +790,43 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
         Ok(self.state().vote)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        // Not synced (STACK.md pitfall 3: an fsync per commit costs 3x);
+        // it reaches the disk with the next append's fdatasync or the
+        // page cache's writeback. A restarted node then re-applies its
+        // committed log at once instead of waiting for a leader to tell it
+        // the commit index; losing the hint is safe.
+        let bytes = bincode::serialize(&committed).map_err(|e| log_err(ErrorVerb::Write)(other(e)))?;
+        let mut body = Vec::with_capacity(bytes.len() + 4);
+        body.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
+        body.extend_from_slice(&bytes);
+        let s = self.state();
+        s.committed_file
+            .write_all_at(&body, 0)
+            .map_err(log_err(ErrorVerb::Write))
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        let s = self.state();
+        let mut buf = [0u8; 64];
+        let n = s.committed_file.read_at(&mut buf, 0).unwrap_or(0);
+        if n < 5 {
+            return Ok(None);
+        }
+        let crc = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes"));
+        // A torn or stale hint is ignored: the commit index is then learned
+        // from the leader (or, on a single node, from its own election).
+        let committed: Option<Option<LogId>> = (1..=n - 4).rev().find_map(|len| {
+            let body = &buf[4..4 + len];
+            (crc32fast::hash(body) == crc)
+                .then(|| bincode::deserialize::<Option<LogId>>(body).ok())
+                .flatten()
+        });
+        let committed = committed.flatten();
+        // Never claim more than the log holds.
+        Ok(committed.filter(|c| Some(*c) <= s.last_log_id()))
     }
 
     async fn append<I>(
