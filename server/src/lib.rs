@@ -8,7 +8,7 @@
 //!    reads ─────────────────────────────────────▶ answered from the local tree,
 //!                                                  in the session's FIFO order
 //!    writes ──Txn──▶ proposer (batches many txns into one log entry)
-//!            ──▶ raft::Consensus::propose ──▶ log append + fsync (redb)
+//!            ──▶ raft::Consensus::propose ──▶ log append + fsync (log segments)
 //!            ──▶ committed ──▶ state::App::apply ──▶ tree::Database::apply_batch
 //!                 (deterministic: zxid, results, watch triggers)
 //!            ──▶ per txn, in zxid order: watch events, then the reply
@@ -17,7 +17,7 @@
 //!
 //! Module map: `config` (TOML + flags), `listener` (accept loop,
 //! connections, requests), `tree` (replicated state and `apply`), `txn`
-//! (what the log carries), `raft` (the only user of openraft and redb),
+//! (what the log carries), `raft` (the only user of openraft),
 //! `session` (liveness and expiry), `watch` (watch manager), `admin`
 //! (four-letter words, metrics), `proposer` (group commit), `background`
 //! (expiry and reaping), `state` (what ties them together).

@@ -63,16 +63,8 @@ pub struct Server {
     /// Ids of this server's proposals: assigned in submission order (under
     /// `submit`), so the log applies them in id order.
     next_request_id: AtomicU64,
-    /// Highest own proposal id applied (or failed): every proposal with a
-    /// smaller id is done too. A read waits until this reaches the last id
-    /// submitted before it arrived — like a standalone ZooKeeper, which
-    /// answers requests strictly in arrival order, a read never misses a
-    /// write this server acknowledged or accepted before the read.
-    applied_request_id: AtomicU64,
     /// Serialises id assignment with the queueing of the proposal.
     submit: tokio::sync::Mutex<()>,
-    /// Connections whose oldest request is a read waiting for that barrier.
-    pub blocked: Mutex<std::collections::HashSet<ConnId>>,
     next_conn_id: AtomicU64,
     proposals: mpsc::Sender<Txn>,
     consensus: OnceLock<Consensus>,
@@ -108,9 +100,7 @@ impl Server {
             tracker: Mutex::new(SessionTracker::new(tick)),
             pending: Mutex::new(HashMap::new()),
             next_request_id: AtomicU64::new(1),
-            applied_request_id: AtomicU64::new(0),
             submit: tokio::sync::Mutex::new(()),
-            blocked: Mutex::new(std::collections::HashSet::new()),
             next_conn_id: AtomicU64::new(1),
             proposals: tx,
             consensus: OnceLock::new(),
@@ -195,22 +185,9 @@ impl Server {
                 .lock()
                 .expect("pending lock")
                 .remove(&request_id);
-            self.applied_request_id
-                .fetch_max(request_id, Ordering::AcqRel);
             return Err(ErrorCode::ConnectionLoss);
         }
         Ok(())
-    }
-
-    /// The id of the last proposal submitted so far: a read arriving now
-    /// is answered once that proposal is applied.
-    pub fn read_barrier(&self) -> u64 {
-        self.next_request_id.load(Ordering::Acquire) - 1
-    }
-
-    /// Whether every proposal up to `barrier` has been applied.
-    pub fn barrier_passed(&self, barrier: u64) -> bool {
-        self.applied_request_id.load(Ordering::Acquire) >= barrier
     }
 
     /// Propose a server-internal transaction and wait for its outcome.
@@ -227,18 +204,12 @@ impl Server {
             let Some(origin) = self.own_request(origin) else {
                 continue;
             };
-            self.applied_request_id.fetch_max(origin, Ordering::AcqRel);
             let pending = self.pending.lock().expect("pending lock").remove(&origin);
             match pending {
                 Some(Pending::Request { conn, .. }) => conn.outbox.close(),
                 Some(Pending::Waiter(_)) | None => {}
             }
         }
-        // Reads that waited for those proposals need not wait any longer.
-        let db = self.db.read().expect("db lock");
-        let mut watches = self.watches.lock().expect("watches lock");
-        let conns = self.conns.lock().expect("conns lock");
-        self.resume_blocked(&db, &mut watches, &conns);
     }
 
     fn own_origin(&self, txn: &Txn) -> Option<u64> {
@@ -266,17 +237,17 @@ impl Server {
     /// Apply one committed batch: the state machine's only entry point.
     ///
     /// Transaction by transaction: apply it, push its watch events, answer
-    /// its request, then answer the reads it was the last barrier of. So
-    /// every reply reflects exactly the transactions before it in the log
-    /// (a read never sees a later write, not even its own session's), and
-    /// every event precedes any reply that reflects its change.
+    /// its request, then the reads its session queued behind it. So every
+    /// reply reflects exactly the transactions before it in the log (a read
+    /// never sees a later write, not even its own session's), and every
+    /// event precedes any reply that reflects its change.
     fn apply_batch(&self, batch: TxnBatch) -> BatchOutcome {
         let mut db = self.db.write().expect("db lock");
         let mut watches = self.watches.lock().expect("watches lock");
         let conns = self.conns.lock().expect("conns lock");
         let mut triggers = Vec::new();
         let mut outcomes = Vec::with_capacity(batch.txns.len());
-        for txn in &batch.txns {
+        for txn in batch.txns.iter() {
             let out = db.apply_next(txn, &mut triggers);
             for t in triggers.drain(..) {
                 let notified = watches.trigger(&t.path, t.event);
@@ -298,8 +269,6 @@ impl Server {
             }
             self.session_bookkeeping(txn, &out, &conns);
             if let Some(request_id) = self.own_origin(txn) {
-                self.applied_request_id
-                    .fetch_max(request_id, Ordering::AcqRel);
                 let pending = self
                     .pending
                     .lock()
@@ -314,32 +283,10 @@ impl Server {
                     }
                     None => {}
                 }
-                self.resume_blocked(&db, &mut watches, &conns);
             }
             outcomes.push(out);
         }
         BatchOutcome { outcomes }
-    }
-
-    /// Answer the reads whose barrier has now passed.
-    fn resume_blocked(
-        &self,
-        db: &Database,
-        watches: &mut WatchManager,
-        conns: &HashMap<ConnId, Arc<Connection>>,
-    ) {
-        let blocked: Vec<ConnId> = {
-            let mut set = self.blocked.lock().expect("blocked lock");
-            if set.is_empty() {
-                return;
-            }
-            set.drain().collect()
-        };
-        for conn_id in blocked {
-            if let Some(conn) = conns.get(&conn_id) {
-                conn.resume_locals(self, db, watches);
-            }
-        }
     }
 
     /// Keep the liveness tracker and connections in line with sessions
@@ -452,8 +399,9 @@ impl Application for App {
         self.0.apply_batch(batch)
     }
 
-    fn snapshot(&self) -> Vec<u8> {
-        self.0.db.read().expect("db lock").to_snapshot()
+    fn snapshot(&self) -> crate::raft::SnapshotSource {
+        let frozen = self.0.db.read().expect("db lock").freeze();
+        Box::new(move || frozen.to_snapshot())
     }
 
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {

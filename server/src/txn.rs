@@ -13,10 +13,20 @@ use corral::proto::{Acl, CreateMode, ErrorCode, EventType, Id, Stat};
 use serde::{Deserialize, Serialize};
 
 /// One Raft log entry's payload: transactions applied in order.
+///
+/// Shared, not copied, when cloned: the log keeps recent entries in memory
+/// and hands out clones to apply and to replicate.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct TxnBatch {
     /// The transactions, in proposal order.
-    pub txns: Vec<Txn>,
+    pub txns: std::sync::Arc<[Txn]>,
+}
+
+impl TxnBatch {
+    /// A batch of these transactions.
+    pub fn new(txns: Vec<Txn>) -> TxnBatch {
+        TxnBatch { txns: txns.into() }
+    }
 }
 
 /// One client (or server-internal) transaction.
@@ -124,6 +134,7 @@ pub enum TxnOp {
         /// Path as requested (without sequence suffix).
         path: String,
         /// Data.
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
         /// ACL as requested (`auth` ids are expanded at apply time).
         acl: Vec<Acl>,
@@ -144,6 +155,7 @@ pub enum TxnOp {
         /// Path.
         path: String,
         /// New data.
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
         /// Expected version.
         version: i32,

@@ -70,6 +70,11 @@ pub struct Config {
     pub snapshot_every_entries: u64,
     /// Most client transactions carried by one log entry.
     pub batch_txns_max: usize,
+    /// Log entries (batches) this server has in the commit pipeline at
+    /// once: 1 waits for each batch to be applied before proposing the
+    /// next; 2 (the default) lets the log append and fsync one batch while
+    /// the state machine applies the previous one.
+    pub batches_in_flight: usize,
     /// Most requests one connection may have outstanding before the server
     /// stops reading from it.
     pub outstanding_per_connection_max: usize,
@@ -97,6 +102,7 @@ impl Default for Config {
             container_check_interval_ms: 60_000,
             snapshot_every_entries: 10_000,
             batch_txns_max: 1024,
+            batches_in_flight: 2,
             outstanding_per_connection_max: 1000,
         }
     }
@@ -163,9 +169,13 @@ impl Config {
                 "max_packet_bytes must be >= 1024".into(),
             ));
         }
-        if self.batch_txns_max == 0 || self.outstanding_per_connection_max == 0 {
+        if self.batch_txns_max == 0
+            || self.batches_in_flight == 0
+            || self.outstanding_per_connection_max == 0
+        {
             return Err(ConfigError::Invalid(
-                "batch_txns_max and outstanding_per_connection_max must be > 0".into(),
+                "batch_txns_max, batches_in_flight and outstanding_per_connection_max must be > 0"
+                    .into(),
             ));
         }
         for w in &self.four_letter_words {
@@ -351,6 +361,12 @@ pub struct Flags {
     /// Log entries between snapshots.
     #[arg(long)]
     pub snapshot_every_entries: Option<u64>,
+    /// Most client transactions in one log entry.
+    #[arg(long)]
+    pub batch_txns_max: Option<usize>,
+    /// Log entries in the commit pipeline at once.
+    #[arg(long)]
+    pub batches_in_flight: Option<usize>,
 }
 
 impl Flags {
@@ -380,6 +396,7 @@ impl Flags {
         }
         set!(max_packet_bytes, max_client_connections, four_letter_words);
         set!(container_check_interval_ms, snapshot_every_entries);
+        set!(batch_txns_max, batches_in_flight);
         if self.min_session_timeout_ms.is_some() {
             c.min_session_timeout_ms = self.min_session_timeout_ms;
         }

@@ -51,9 +51,6 @@ pub enum Queued {
         op: LocalOp,
         /// When it arrived.
         started: Instant,
-        /// Runs once the server's proposals up to this id are applied
-        /// (see `Server::read_barrier`).
-        barrier: u64,
     },
 }
 
@@ -148,10 +145,9 @@ impl Connection {
         shape: &ReplyShape,
     ) {
         let mut st = self.state.lock().expect("conn lock");
-        // Reads queued before this write were answered when their barrier
-        // (a proposal before this write) applied: `Server::apply_batch`
-        // resumes them after each transaction. Answering one here would show
-        // it this write, so a read still at the head breaks the invariant.
+        // Reads queued before this write were answered as soon as they
+        // reached the head of the pipeline, before this write applied, so
+        // the head is this write.
         let (xid, started) = match st.pipeline.pop_front() {
             Some(Queued::Write { xid, started }) => (xid, started),
             other => {
@@ -172,8 +168,10 @@ impl Connection {
         self.drain_locals(server, db, watches, &mut st);
     }
 
-    /// Run the reads at the head of the pipeline whose barrier has passed;
-    /// a read still waiting registers the connection as blocked.
+    /// Run the reads (and other local ops) at the head of the pipeline: the
+    /// session's writes before them are answered, so they see those writes.
+    /// Other sessions' writes still in the log do not hold them up (as in
+    /// ZooKeeper's CommitProcessor): per-session FIFO is the guarantee.
     fn drain_locals(
         &self,
         server: &Server,
@@ -181,11 +179,7 @@ impl Connection {
         watches: &mut WatchManager,
         st: &mut ConnState,
     ) {
-        while let Some(Queued::Local { barrier, .. }) = st.pipeline.front() {
-            if !server.barrier_passed(*barrier) {
-                server.blocked.lock().expect("blocked lock").insert(self.id);
-                break;
-            }
+        while let Some(Queued::Local { .. }) = st.pipeline.front() {
             let Some(Queued::Local {
                 xid, op, started, ..
             }) = st.pipeline.pop_front()
@@ -205,26 +199,13 @@ impl Connection {
         self.drained.notify_one();
     }
 
-    /// Run the reads that waited for writes applied since (called by the
-    /// state machine after each batch).
-    pub fn resume_locals(&self, server: &Server, db: &Database, watches: &mut WatchManager) {
-        let mut st = self.state.lock().expect("conn lock");
-        self.drain_locals(server, db, watches, &mut st);
-    }
-
     /// Queue a local op, or run it now if nothing is ahead of it.
     fn submit_local(&self, server: &Server, xid: i32, op: LocalOp) {
         let started = Instant::now();
         let db = server.db.read().expect("db lock");
-        let barrier = server.read_barrier();
         let mut watches = server.watches.lock().expect("watches lock");
         let mut st = self.state.lock().expect("conn lock");
-        st.pipeline.push_back(Queued::Local {
-            xid,
-            op,
-            started,
-            barrier,
-        });
+        st.pipeline.push_back(Queued::Local { xid, op, started });
         if st.pipeline.len() == 1 {
             self.drain_locals(server, &db, &mut watches, &mut st);
         }

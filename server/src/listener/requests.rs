@@ -321,81 +321,81 @@ pub fn execute_local(
         }
         LocalOp::Request(request) => request,
     };
-    let mut events = Vec::new();
-    let result = match request {
+    let request = match request {
         Request::Ping => return reply(PING_XID, zxid, Ok(Response::Empty)),
         Request::Auth(packet) => return add_auth(server, st, &packet.scheme, &packet.auth, zxid),
-        Request::Exists(r) => exists(db, watches, conn, &r.path, r.watch),
-        Request::GetData(r) => get_data(server, db, watches, conn, st, &r.path, r.watch)
+        other => other,
+    };
+    let mut events = Vec::new();
+    let mut reads = Reads {
+        server,
+        db,
+        watches,
+        conn,
+        st,
+    };
+    let result = match request {
+        Request::Exists(r) => reads.exists(&r.path, r.watch),
+        Request::GetData(r) => reads
+            .get_data(&r.path, r.watch)
             .map(|(data, stat)| Response::GetData(GetDataResponse { data, stat })),
-        Request::GetAcl(r) => get_acl(db, st, &r.path),
-        Request::GetChildren(r) => get_children(db, watches, conn, st, &r.path, r.watch)
+        Request::GetAcl(r) => reads.get_acl(&r.path),
+        Request::GetChildren(r) => reads
+            .get_children(&r.path, r.watch)
             .map(|(children, _)| Response::GetChildren(GetChildrenResponse { children })),
-        Request::GetChildren2(r) => {
-            get_children(db, watches, conn, st, &r.path, r.watch).map(|(children, stat)| {
+        Request::GetChildren2(r) => reads
+            .get_children(&r.path, r.watch)
+            .map(|(children, stat)| {
                 Response::GetChildren2(GetChildren2Response { children, stat })
-            })
-        }
+            }),
         Request::MultiRead(ops) => Ok(Response::Multi(
             ops.into_iter()
                 .map(|op| match op {
-                    ReadOp::GetData(r) => {
-                        match get_data(server, db, watches, conn, st, &r.path, r.watch) {
-                            Ok((data, stat)) => MultiResult::GetData { data, stat },
-                            Err(code) => MultiResult::Error(code.code()),
-                        }
-                    }
-                    ReadOp::GetChildren(r) => {
-                        match get_children(db, watches, conn, st, &r.path, r.watch) {
-                            Ok((children, _)) => MultiResult::GetChildren { children },
-                            Err(code) => MultiResult::Error(code.code()),
-                        }
-                    }
+                    ReadOp::GetData(r) => match reads.get_data(&r.path, r.watch) {
+                        Ok((data, stat)) => MultiResult::GetData { data, stat },
+                        Err(code) => MultiResult::Error(code.code()),
+                    },
+                    ReadOp::GetChildren(r) => match reads.get_children(&r.path, r.watch) {
+                        Ok((children, _)) => MultiResult::GetChildren { children },
+                        Err(code) => MultiResult::Error(code.code()),
+                    },
                 })
                 .collect(),
         )),
         Request::CheckWatches(r) => watcher_type(r.watcher_type).and_then(|t| {
-            if watches.contains(conn.id, &r.path, t) {
+            if reads.watches.contains(conn.id, &r.path, t) {
                 Ok(Response::Empty)
             } else {
                 Err(ErrorCode::NoWatcher)
             }
         }),
         Request::RemoveWatches(r) => watcher_type(r.watcher_type).and_then(|t| {
-            if watches.remove(conn.id, &r.path, t) {
+            if reads.watches.remove(conn.id, &r.path, t) {
                 Ok(Response::Empty)
             } else {
                 Err(ErrorCode::NoWatcher)
             }
         }),
         Request::SetWatches(r) => {
-            set_watches(
-                db,
-                watches,
-                conn,
-                r.relative_zxid,
-                &r.data_watches,
-                &r.exist_watches,
-                &r.child_watches,
-                &[],
-                &[],
-                &mut events,
-            );
+            let watched = Watched {
+                data: &r.data_watches,
+                exist: &r.exist_watches,
+                child: &r.child_watches,
+                persistent: &[],
+                recursive: &[],
+            };
+            reads.set_watches(r.relative_zxid, watched, &mut events);
             return with_events(events, reply(SET_WATCHES_XID, zxid, Ok(Response::Empty)));
         }
         Request::SetWatches2(r) => {
-            set_watches(
-                db,
-                watches,
-                conn,
-                r.relative_zxid,
-                &r.data_watches,
-                &r.exist_watches,
-                &r.child_watches,
-                &r.persistent_watches,
-                &r.persistent_recursive_watches,
-                &mut events,
-            );
+            let watched = Watched {
+                data: &r.data_watches,
+                exist: &r.exist_watches,
+                child: &r.child_watches,
+                persistent: &r.persistent_watches,
+                recursive: &r.persistent_recursive_watches,
+            };
+            reads.set_watches(r.relative_zxid, watched, &mut events);
             return with_events(events, reply(SET_WATCHES_XID, zxid, Ok(Response::Empty)));
         }
         Request::GetEphemerals(r) => {
@@ -422,7 +422,7 @@ pub fn execute_local(
                 Some(AddWatchMode::PersistentRecursive) => WatchKind::PersistentRecursive,
                 None => return Err(ErrorCode::MarshallingError),
             };
-            watches.add(conn.id, &r.path, kind);
+            reads.watches.add(conn.id, &r.path, kind);
             Ok(Response::AddWatch)
         }),
         Request::WhoAmI => Ok(Response::WhoAmI(WhoAmIResponse {
@@ -474,150 +474,129 @@ fn watcher_type(code: i32) -> Result<WatcherType, ErrorCode> {
     }
 }
 
-fn exists(
-    db: &Database,
-    watches: &mut WatchManager,
-    conn: &Connection,
-    path: &str,
-    watch: bool,
-) -> Result<Response, ErrorCode> {
-    valid(path)?;
-    // An exists watch is set whether or not the node exists: on a missing
-    // node it waits for its creation.
-    if watch {
-        watches.add(conn.id, path, WatchKind::Data);
-    }
-    let node = db.node(path).ok_or(ErrorCode::NoNode)?;
-    Ok(Response::Exists(ExistsResponse { stat: node.stat() }))
-}
-
-fn get_data(
-    server: &Server,
-    db: &Database,
-    watches: &mut WatchManager,
-    conn: &Connection,
-    st: &ConnState,
-    path: &str,
-    watch: bool,
-) -> Result<(Vec<u8>, corral::proto::Stat), ErrorCode> {
-    let node = readable(
-        db,
-        watches,
-        conn,
-        st,
-        path,
-        watch.then_some(WatchKind::Data),
-    )?;
-    if path == reconfig::CONFIG_PATH {
-        return Ok(reconfig::client_view(server, node));
-    }
-    Ok((node.data().to_vec(), node.stat()))
-}
-
-fn get_children(
-    db: &Database,
-    watches: &mut WatchManager,
-    conn: &Connection,
-    st: &ConnState,
-    path: &str,
-    watch: bool,
-) -> Result<(Vec<String>, corral::proto::Stat), ErrorCode> {
-    let node = readable(
-        db,
-        watches,
-        conn,
-        st,
-        path,
-        watch.then_some(WatchKind::Child),
-    )?;
-    Ok((node.children().map(str::to_string).collect(), node.stat()))
-}
-
-/// The node at `path` if it exists and the session may read it; a watch of
-/// `kind` is left only then, as ZooKeeper does for getData/getChildren.
-fn readable<'a>(
+/// What a read needs: the state, the session's identity, and its
+/// connection for the watches it leaves.
+struct Reads<'a> {
+    server: &'a Server,
     db: &'a Database,
-    watches: &mut WatchManager,
-    conn: &Connection,
-    st: &ConnState,
-    path: &str,
-    kind: Option<WatchKind>,
-) -> Result<&'a Node, ErrorCode> {
-    valid(path)?;
-    let node = db.node(path).ok_or(ErrorCode::NoNode)?;
-    acl::check_acl(node.acl(), Perms::READ, &st.auth, st.is_super)?;
-    if let Some(kind) = kind {
-        watches.add(conn.id, path, kind);
-    }
-    Ok(node)
+    watches: &'a mut WatchManager,
+    conn: &'a Connection,
+    st: &'a ConnState,
 }
 
-fn get_acl(db: &Database, st: &ConnState, path: &str) -> Result<Response, ErrorCode> {
-    valid(path)?;
-    let node = db.node(path).ok_or(ErrorCode::NoNode)?;
-    acl::check_acl(
-        node.acl(),
-        Perms::READ | Perms::ADMIN,
-        &st.auth,
-        st.is_super,
-    )?;
-    // Without ADMIN, digest hashes are masked (ZOOKEEPER-1392).
-    let acl = if acl::check_acl(node.acl(), Perms::ADMIN, &st.auth, st.is_super).is_ok() {
-        node.acl().to_vec()
-    } else {
-        acl::mask_acl(node.acl())
-    };
-    Ok(Response::GetAcl(GetAclResponse {
-        acl,
-        stat: node.stat(),
-    }))
+/// The watches a reconnecting client re-registers (SetWatches/SetWatches2).
+struct Watched<'a> {
+    data: &'a [String],
+    exist: &'a [String],
+    child: &'a [String],
+    persistent: &'a [String],
+    recursive: &'a [String],
 }
 
-/// Re-register a reconnecting client's watches; a watched change it missed
-/// since `relative_zxid` is reported at once, as ZooKeeper's
-/// `DataTree.setWatches` does.
-#[allow(clippy::too_many_arguments)]
-fn set_watches(
-    db: &Database,
-    watches: &mut WatchManager,
-    conn: &Connection,
-    relative_zxid: i64,
-    data: &[String],
-    exist: &[String],
-    child: &[String],
-    persistent: &[String],
-    recursive: &[String],
-    events: &mut Vec<Bytes>,
-) {
-    for path in data {
-        match db.node(path) {
-            None => events.push(Server::event_frame(path, EventType::NodeDeleted)),
-            Some(n) if n.stat().mzxid > relative_zxid => {
-                events.push(Server::event_frame(path, EventType::NodeDataChanged))
+impl<'a> Reads<'a> {
+    fn exists(&mut self, path: &str, watch: bool) -> Result<Response, ErrorCode> {
+        valid(path)?;
+        // An exists watch is set whether or not the node exists: on a
+        // missing node it waits for its creation.
+        if watch {
+            self.watches.add(self.conn.id, path, WatchKind::Data);
+        }
+        let node = self.db.node(path).ok_or(ErrorCode::NoNode)?;
+        Ok(Response::Exists(ExistsResponse { stat: node.stat() }))
+    }
+
+    fn get_data(
+        &mut self,
+        path: &str,
+        watch: bool,
+    ) -> Result<(Vec<u8>, corral::proto::Stat), ErrorCode> {
+        let node = self.readable(path, watch.then_some(WatchKind::Data))?;
+        if path == reconfig::CONFIG_PATH {
+            return Ok(reconfig::client_view(self.server, node));
+        }
+        Ok((node.data().to_vec(), node.stat()))
+    }
+
+    fn get_children(
+        &mut self,
+        path: &str,
+        watch: bool,
+    ) -> Result<(Vec<String>, corral::proto::Stat), ErrorCode> {
+        let node = self.readable(path, watch.then_some(WatchKind::Child))?;
+        Ok((node.children().map(str::to_string).collect(), node.stat()))
+    }
+
+    /// The node at `path` if it exists and the session may read it; a watch
+    /// of `kind` is left only then, as ZooKeeper does for
+    /// getData/getChildren.
+    fn readable(&mut self, path: &str, kind: Option<WatchKind>) -> Result<&'a Node, ErrorCode> {
+        valid(path)?;
+        let db: &'a Database = self.db;
+        let node = db.node(path).ok_or(ErrorCode::NoNode)?;
+        acl::check_acl(node.acl(), Perms::READ, &self.st.auth, self.st.is_super)?;
+        if let Some(kind) = kind {
+            self.watches.add(self.conn.id, path, kind);
+        }
+        Ok(node)
+    }
+
+    fn get_acl(&self, path: &str) -> Result<Response, ErrorCode> {
+        let st = self.st;
+        valid(path)?;
+        let node = self.db.node(path).ok_or(ErrorCode::NoNode)?;
+        acl::check_acl(
+            node.acl(),
+            Perms::READ | Perms::ADMIN,
+            &st.auth,
+            st.is_super,
+        )?;
+        // Without ADMIN, digest hashes are masked (ZOOKEEPER-1392).
+        let acl = if acl::check_acl(node.acl(), Perms::ADMIN, &st.auth, st.is_super).is_ok() {
+            node.acl().to_vec()
+        } else {
+            acl::mask_acl(node.acl())
+        };
+        Ok(Response::GetAcl(GetAclResponse {
+            acl,
+            stat: node.stat(),
+        }))
+    }
+
+    /// Re-register a reconnecting client's watches; a watched change it
+    /// missed since `relative_zxid` is reported at once, as ZooKeeper's
+    /// `DataTree.setWatches` does.
+    fn set_watches(&mut self, relative_zxid: i64, w: Watched<'_>, events: &mut Vec<Bytes>) {
+        let (db, id) = (self.db, self.conn.id);
+        for path in w.data {
+            match db.node(path) {
+                None => events.push(Server::event_frame(path, EventType::NodeDeleted)),
+                Some(n) if n.stat().mzxid > relative_zxid => {
+                    events.push(Server::event_frame(path, EventType::NodeDataChanged))
+                }
+                Some(_) => self.watches.add(id, path, WatchKind::Data),
             }
-            Some(_) => watches.add(conn.id, path, WatchKind::Data),
         }
-    }
-    for path in exist {
-        match db.node(path) {
-            Some(_) => events.push(Server::event_frame(path, EventType::NodeCreated)),
-            None => watches.add(conn.id, path, WatchKind::Data),
-        }
-    }
-    for path in child {
-        match db.node(path) {
-            None => events.push(Server::event_frame(path, EventType::NodeDeleted)),
-            Some(n) if n.stat().pzxid > relative_zxid => {
-                events.push(Server::event_frame(path, EventType::NodeChildrenChanged))
+        for path in w.exist {
+            match db.node(path) {
+                Some(_) => events.push(Server::event_frame(path, EventType::NodeCreated)),
+                None => self.watches.add(id, path, WatchKind::Data),
             }
-            Some(_) => watches.add(conn.id, path, WatchKind::Child),
         }
-    }
-    for path in persistent {
-        watches.add(conn.id, path, WatchKind::Persistent);
-    }
-    for path in recursive {
-        watches.add(conn.id, path, WatchKind::PersistentRecursive);
+        for path in w.child {
+            match db.node(path) {
+                None => events.push(Server::event_frame(path, EventType::NodeDeleted)),
+                Some(n) if n.stat().pzxid > relative_zxid => {
+                    events.push(Server::event_frame(path, EventType::NodeChildrenChanged))
+                }
+                Some(_) => self.watches.add(id, path, WatchKind::Child),
+            }
+        }
+        for path in w.persistent {
+            self.watches.add(id, path, WatchKind::Persistent);
+        }
+        for path in w.recursive {
+            self.watches.add(id, path, WatchKind::PersistentRecursive);
+        }
     }
 }
 

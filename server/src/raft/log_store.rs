@@ -1,135 +1,725 @@
-//! The Raft log, vote and purge marker in one redb file.
+//! The Raft log: append-only segment files, plus the vote and purge marker.
 //!
-//! Layout: table `log` maps the log index to a bincode-encoded
-//! [`Entry`]; table `meta` holds `vote`, `purged`
-//! (the last purged log id) and `committed` (a hint, see below).
+//! Layout of the log directory (`<data_dir>/raft/log`):
 //!
-//! Durability: appends, truncations, purges and votes commit with
-//! `Durability::Immediate` (an fsync) before openraft is told they are done;
-//! for appends, [`LogFlushed`] is completed only after the commit returns.
-//! `committed` is written with `Durability::None`: it costs no fsync and
-//! becomes durable with the next immediate commit. Losing it only means
-//! openraft learns the commit index again from the next election instead of
-//! re-applying at startup, which is safe (STACK.md pitfall 3).
+//! ```text
+//! LOCK                           held (flock) while a process has the log open
+//! meta                           vote + last purged log id (see below)
+//! wal-<first index, 20 digits>   segment files, in index order
+//! ```
 //!
-//! One `append` call (openraft may pass several entries) is one write
-//! transaction and one fsync. There is deliberately no group commit across
-//! calls: openraft 0.9's core awaits the flush of each append before it
-//! issues the next (`RaftCore::append_to_log` awaits the `LogFlushed`
-//! callback), so a writer thread that groups queued appends never sees more
-//! than one (measured: every group held exactly one append, no throughput
-//! gain). The lever is per-entry batching: put many transactions in one
-//! `TxnBatch`. Revisit when moving to openraft 0.10.
+//! A segment starts with a 16-byte header, magic `CRLWAL01` and the index of
+//! its first entry (u64, little-endian), followed by frames:
 //!
-//! redb calls block, so every one of them runs on tokio's blocking pool.
+//! ```text
+//! u32 len | u32 crc32(body) | body = bincode(LogId) ++ bincode(EntryPayload)
+//! ```
+//!
+//! Entries in a segment have consecutive indexes from the one in its name.
+//! An append writes every entry of the call as one `pwrite` at the end of the
+//! active segment and then `fdatasync`s it before openraft is told the entries
+//! are durable: one sync per append, and nothing else is written on this
+//! path (the earlier redb log wrote about ten pages per commit and took 4-7
+//! times as long per append; see docs/benchmarks.md). The active segment is
+//! closed once it passes [`SEGMENT_BYTES`]; creating a segment syncs the file
+//! and the directory.
+//!
+//! Recovery ([`LogStore::open`]) reads every segment and checks each frame:
+//! a torn frame at the end of the last segment (a crash mid-append, never
+//! acknowledged) is cut off; a bad frame anywhere else is an error, since
+//! acknowledged entries would be missing.
+//!
+//! `meta` holds the vote and the last purged log id; it is replaced as a
+//! whole (tmp file, fsync, rename, fsync directory) and carries a crc32.
+//! The commit index is not stored (openraft's default): a restarted node
+//! learns it again from the leader, or a single node from its own election
+//! (STACK.md pitfall 3).
+//!
+//! Purging deletes whole segments whose every entry is purged; entries at or
+//! below the purge mark that share a segment with later ones stay on disk
+//! and are skipped at open. Truncating cuts the segment holding the first
+//! removed entry and deletes every later segment.
+//!
+//! Recent entries stay decoded in memory ([`CACHE_BYTES`]), so openraft's
+//! reads right after an append (to apply, or to replicate) cost a clone of a
+//! shared batch rather than a disk read and a decode. File work runs on
+//! tokio's blocking pool.
 
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::{Debug, Display};
-use std::io;
-use std::ops::RangeBounds;
-use std::path::Path;
-use std::sync::Arc;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::ops::{Bound, RangeBounds};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use openraft::storage::{LogFlushed, RaftLogStorage};
-use openraft::{ErrorSubject, ErrorVerb, LogState, OptionalSend, RaftLogReader};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+use openraft::{EntryPayload, ErrorSubject, ErrorVerb, LogState, OptionalSend, RaftLogReader};
+use serde::{Deserialize, Serialize};
 
 use super::type_config::{Entry, LogId, StorageError, TypeConfig, Vote};
 
-const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("log");
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// A segment is closed for appends once it is at least this long.
+pub(crate) const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
+/// Encoded bytes of recent entries kept decoded in memory.
+pub(crate) const CACHE_BYTES: usize = 4 * 1024 * 1024;
+/// The largest frame body accepted when reading (a batch is capped at 4 MiB
+/// of payload by the proposer; this leaves room for encoding overhead).
+const FRAME_BYTES_MAX: u32 = 64 * 1024 * 1024;
 
-const KEY_VOTE: &str = "vote";
-const KEY_PURGED: &str = "purged";
-const KEY_COMMITTED: &str = "committed";
+const SEGMENT_MAGIC: &[u8; 8] = b"CRLWAL01";
+const SEGMENT_HEADER_BYTES: u64 = 16;
+const FRAME_HEADER_BYTES: u64 = 8;
+const META_MAGIC: &[u8; 8] = b"CRLMETA1";
 
-/// The log store; clones share the same database (the reader openraft asks
+/// The log store; clones share the same state (the reader openraft asks
 /// for is a clone).
 #[derive(Clone)]
 pub(crate) struct LogStore {
-    db: Arc<Database>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    dir: PathBuf,
+    limits: Limits,
+    state: Mutex<State>,
+    /// Held for the life of the store: a second process on the same data
+    /// directory would corrupt the log.
+    _lock: File,
+}
+
+/// Sizes (tests use small ones to exercise segment rolls and cache misses).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// See [`SEGMENT_BYTES`].
+    pub(crate) segment_bytes: u64,
+    /// See [`CACHE_BYTES`].
+    pub(crate) cache_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            segment_bytes: SEGMENT_BYTES,
+            cache_bytes: CACHE_BYTES,
+        }
+    }
+}
+
+/// Where an entry lives.
+#[derive(Debug, Clone, Copy)]
+struct Location {
+    log_id: LogId,
+    /// First index of the segment holding it.
+    segment: u64,
+    /// Offset of its frame header in the segment.
+    offset: u64,
+    /// Body length.
+    len: u32,
+}
+
+struct Segment {
+    file: Arc<File>,
+    /// Bytes in use (the next frame is written here).
+    len: u64,
+    /// The index the next entry appended to this segment must have.
+    next_index: u64,
+}
+
+struct State {
+    /// Segments by first index.
+    segments: BTreeMap<u64, Segment>,
+    /// Every entry present (above the purge mark), by index.
+    entries: BTreeMap<u64, Location>,
+    /// Recent entries, decoded, oldest first, with their encoded size.
+    cache: VecDeque<(Entry, usize)>,
+    cache_bytes: usize,
+    vote: Option<Vote>,
+    purged: Option<LogId>,
+    /// `committed`: the last known commit index, a hint (see
+    /// `save_committed`).
+    committed_file: File,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct Meta {
+    vote: Option<Vote>,
+    purged: Option<LogId>,
 }
 
 fn other<E: Display>(e: E) -> io::Error {
     io::Error::other(e.to_string())
 }
 
-fn encode<T: serde::Serialize>(value: &T) -> io::Result<Vec<u8>> {
-    bincode::serialize(value).map_err(other)
+fn corrupt(msg: impl Into<String>) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.into())
 }
 
-fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> io::Result<T> {
-    bincode::deserialize(bytes)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))
+fn segment_name(first_index: u64) -> String {
+    format!("wal-{first_index:020}")
+}
+
+fn segment_first_index(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("wal-")?;
+    if digits.len() != 20 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// One entry as a frame (header and body).
+fn encode_frame(entry: &Entry, out: &mut Vec<u8>) -> io::Result<()> {
+    let start = out.len();
+    out.extend_from_slice(&[0; FRAME_HEADER_BYTES as usize]);
+    bincode::serialize_into(&mut *out, &entry.log_id).map_err(other)?;
+    bincode::serialize_into(&mut *out, &entry.payload).map_err(other)?;
+    let body = &out[start + FRAME_HEADER_BYTES as usize..];
+    let len = u32::try_from(body.len())
+        .ok()
+        .filter(|l| *l <= FRAME_BYTES_MAX)
+        .ok_or_else(|| other(format!("log entry of {} bytes is too large", body.len())))?;
+    let crc = crc32fast::hash(body);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    Ok(())
+}
+
+fn decode_log_id(body: &[u8]) -> io::Result<LogId> {
+    // bincode writes the tuple's fields back to back, and the top-level
+    // functions accept trailing bytes: the LogId is a prefix of the body.
+    bincode::deserialize(body).map_err(|e| corrupt(format!("bad log id: {e}")))
+}
+
+fn decode_body(body: &[u8]) -> io::Result<Entry> {
+    let (log_id, payload): (LogId, EntryPayload<TypeConfig>) =
+        bincode::deserialize(body).map_err(|e| corrupt(format!("bad log entry: {e}")))?;
+    Ok(Entry { log_id, payload })
+}
+
+/// Reads and checks one frame body at `offset`.
+fn read_frame(file: &File, offset: u64, len: u32) -> io::Result<Vec<u8>> {
+    let mut header = [0u8; FRAME_HEADER_BYTES as usize];
+    file.read_exact_at(&mut header, offset)?;
+    let stored_len = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes"));
+    let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
+    if stored_len != len {
+        return Err(corrupt(format!("frame at {offset}: length changed")));
+    }
+    let mut body = vec![0u8; len as usize];
+    file.read_exact_at(&mut body, offset + FRAME_HEADER_BYTES)?;
+    if crc32fast::hash(&body) != crc {
+        return Err(corrupt(format!("frame at {offset}: checksum mismatch")));
+    }
+    Ok(body)
+}
+
+/// What scanning one segment found.
+struct Scan {
+    /// Entries in order, with the body offset of each.
+    frames: Vec<Location>,
+    /// End of the last good frame.
+    good_len: u64,
+    /// Why the scan stopped before the end of the file, if it did.
+    damage: Option<String>,
+}
+
+fn scan_segment(path: &Path, first_index: u64) -> io::Result<Scan> {
+    let mut bytes = Vec::new();
+    File::open(path)?.read_to_end(&mut bytes)?;
+    let mut scan = Scan {
+        frames: Vec::new(),
+        good_len: 0,
+        damage: None,
+    };
+    if bytes.len() < SEGMENT_HEADER_BYTES as usize {
+        scan.damage = Some("short segment header".into());
+        return Ok(scan);
+    }
+    let header_index = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
+    if &bytes[..8] != SEGMENT_MAGIC || header_index != first_index {
+        return Err(corrupt(format!(
+            "{}: not a Corral log segment for index {first_index}",
+            path.display()
+        )));
+    }
+    let mut offset = SEGMENT_HEADER_BYTES as usize;
+    let mut expected = first_index;
+    while offset < bytes.len() {
+        let rest = &bytes[offset..];
+        if rest.len() < FRAME_HEADER_BYTES as usize {
+            scan.damage = Some(format!("torn frame header at {offset}"));
+            break;
+        }
+        let len = u32::from_le_bytes(rest[0..4].try_into().expect("4 bytes"));
+        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
+        let end = FRAME_HEADER_BYTES as usize + len as usize;
+        if len == 0 || len > FRAME_BYTES_MAX || rest.len() < end {
+            scan.damage = Some(format!("torn frame at {offset}"));
+            break;
+        }
+        let body = &rest[FRAME_HEADER_BYTES as usize..end];
+        if crc32fast::hash(body) != crc {
+            scan.damage = Some(format!("checksum mismatch at {offset}"));
+            break;
+        }
+        let log_id = decode_log_id(body)?;
+        if log_id.index != expected {
+            return Err(corrupt(format!(
+                "{}: entry {} where {expected} was expected",
+                path.display(),
+                log_id.index
+            )));
+        }
+        scan.frames.push(Location {
+            log_id,
+            segment: first_index,
+            offset: offset as u64,
+            len,
+        });
+        offset += end;
+        expected += 1;
+        scan.good_len = offset as u64;
+    }
+    if scan.damage.is_none() {
+        scan.good_len = bytes.len() as u64;
+    }
+    Ok(scan)
+}
+
+fn read_meta(dir: &Path) -> io::Result<Meta> {
+    let bytes = match fs::read(dir.join("meta")) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Meta::default()),
+        Err(e) => return Err(e),
+    };
+    if bytes.len() < 12 || &bytes[..8] != META_MAGIC {
+        return Err(corrupt("log meta file: bad header"));
+    }
+    let crc = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+    if crc32fast::hash(&bytes[12..]) != crc {
+        return Err(corrupt("log meta file: checksum mismatch"));
+    }
+    bincode::deserialize(&bytes[12..]).map_err(|e| corrupt(format!("log meta file: {e}")))
+}
+
+fn write_meta(dir: &Path, meta: &Meta) -> io::Result<()> {
+    let body = bincode::serialize(meta).map_err(other)?;
+    let mut bytes = Vec::with_capacity(12 + body.len());
+    bytes.extend_from_slice(META_MAGIC);
+    bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    bytes.extend_from_slice(&body);
+    let tmp = dir.join("meta.tmp");
+    {
+        let f = File::create(&tmp)?;
+        f.write_all_at(&bytes, 0)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, dir.join("meta"))?;
+    sync_dir(dir)
+}
+
+fn create_segment(dir: &Path, first_index: u64) -> io::Result<Segment> {
+    let path = dir.join(segment_name(first_index));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(&path)?;
+    let mut header = [0u8; SEGMENT_HEADER_BYTES as usize];
+    header[..8].copy_from_slice(SEGMENT_MAGIC);
+    header[8..].copy_from_slice(&first_index.to_le_bytes());
+    file.write_all_at(&header, 0)?;
+    file.sync_all()?;
+    sync_dir(dir)?;
+    Ok(Segment {
+        file: Arc::new(file),
+        len: SEGMENT_HEADER_BYTES,
+        next_index: first_index,
+    })
+}
+
+impl State {
+    fn last_log_id(&self) -> Option<LogId> {
+        self.entries
+            .last_key_value()
+            .map(|(_, l)| l.log_id)
+            .or(self.purged)
+    }
+
+    fn cache_push(&mut self, entry: Entry, size: usize, budget: usize) {
+        self.cache_bytes += size;
+        self.cache.push_back((entry, size));
+        while self.cache_bytes > budget && !self.cache.is_empty() {
+            if let Some((_, s)) = self.cache.pop_front() {
+                self.cache_bytes -= s;
+            }
+        }
+    }
+
+    /// Drops cached entries with index >= `from` (truncation).
+    fn cache_truncate(&mut self, from: u64) {
+        while self
+            .cache
+            .back()
+            .is_some_and(|(e, _)| e.log_id.index >= from)
+        {
+            let (_, s) = self.cache.pop_back().expect("checked");
+            self.cache_bytes -= s;
+        }
+    }
+
+    /// Drops cached entries with index <= `upto` (purge).
+    fn cache_purge(&mut self, upto: u64) {
+        while self
+            .cache
+            .front()
+            .is_some_and(|(e, _)| e.log_id.index <= upto)
+        {
+            let (_, s) = self.cache.pop_front().expect("checked");
+            self.cache_bytes -= s;
+        }
+    }
+
+    /// The cached entry at `index`. The cache holds consecutive indexes
+    /// (appends are consecutive; truncation and purging trim its ends).
+    fn cached(&self, index: u64) -> Option<&Entry> {
+        let first = self.cache.front()?.0.log_id.index;
+        let (e, _) = self
+            .cache
+            .get(usize::try_from(index.checked_sub(first)?).ok()?)?;
+        (e.log_id.index == index).then_some(e)
+    }
 }
 
 impl LogStore {
-    /// Opens (or creates) the log database at `path`.
-    pub(crate) fn open(path: &Path) -> io::Result<Self> {
-        let db = Database::create(path).map_err(other)?;
-        let mut w = db.begin_write().map_err(other)?;
-        w.set_durability(Durability::Immediate).map_err(other)?;
-        {
-            w.open_table(LOG).map_err(other)?;
-            w.open_table(META).map_err(other)?;
-        }
-        w.commit().map_err(other)?;
-        Ok(Self { db: Arc::new(db) })
+    /// Opens (or creates) the log in directory `dir`, recovering what the
+    /// segments hold.
+    pub(crate) fn open(dir: &Path) -> io::Result<Self> {
+        Self::open_with(dir, Limits::default())
     }
 
-    /// Runs a blocking redb operation on the blocking pool.
+    /// [`LogStore::open`] with other sizes.
+    pub(crate) fn open_with(dir: &Path, limits: Limits) -> io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("LOCK"))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::ResourceBusy,
+                    format!(
+                        "the log in {} is already open in another process",
+                        dir.display()
+                    ),
+                ))
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(e),
+        }
+        let meta = read_meta(dir)?;
+        let mut firsts: Vec<u64> = Vec::new();
+        for item in fs::read_dir(dir)? {
+            let name = item?.file_name();
+            if let Some(first) = name.to_str().and_then(segment_first_index) {
+                firsts.push(first);
+            }
+        }
+        firsts.sort_unstable();
+        let purged_index = meta.purged.map(|l| l.index);
+        let mut state = State {
+            segments: BTreeMap::new(),
+            entries: BTreeMap::new(),
+            cache: VecDeque::new(),
+            cache_bytes: 0,
+            vote: meta.vote,
+            purged: meta.purged,
+            committed_file: OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(dir.join("committed"))?,
+        };
+        let mut prev_next_index: Option<u64> = None;
+        for (i, &first) in firsts.iter().enumerate() {
+            let path = dir.join(segment_name(first));
+            let last_segment = i + 1 == firsts.len();
+            let scan = scan_segment(&path, first)?;
+            if let Some(damage) = &scan.damage {
+                if !last_segment {
+                    return Err(corrupt(format!(
+                        "{}: {damage}, and later segments follow: acknowledged entries are damaged",
+                        path.display()
+                    )));
+                }
+                tracing::warn!(segment = %path.display(), %damage, kept = scan.frames.len(),
+                    "cutting off a torn append at the end of the log");
+            }
+            let file = OpenOptions::new().read(true).write(true).open(&path)?;
+            let mut len = scan.good_len.max(SEGMENT_HEADER_BYTES);
+            if scan.damage.is_some() {
+                if scan.good_len < SEGMENT_HEADER_BYTES {
+                    // A segment whose header never made it to disk.
+                    let mut header = [0u8; SEGMENT_HEADER_BYTES as usize];
+                    header[..8].copy_from_slice(SEGMENT_MAGIC);
+                    header[8..].copy_from_slice(&first.to_le_bytes());
+                    file.write_all_at(&header, 0)?;
+                    len = SEGMENT_HEADER_BYTES;
+                }
+                file.set_len(len)?;
+                file.sync_all()?;
+            }
+            let next_index = first + scan.frames.len() as u64;
+            // Each segment continues the one before it, except after a
+            // purge past the end of the log (a snapshot installed from the
+            // leader), when everything before the gap is purged.
+            if let Some(prev_next) = prev_next_index {
+                let behind_purge = purged_index.is_some_and(|p| {
+                    prev_next <= p.saturating_add(1) && first <= p.saturating_add(1)
+                });
+                if first != prev_next && !behind_purge {
+                    return Err(corrupt(format!(
+                        "{}: starts at {first}, but the segment before it ends before {prev_next}",
+                        path.display()
+                    )));
+                }
+            }
+            prev_next_index = Some(next_index);
+            for loc in scan.frames {
+                if Some(loc.log_id.index) > purged_index {
+                    state.entries.insert(loc.log_id.index, loc);
+                }
+            }
+            state.segments.insert(
+                first,
+                Segment {
+                    file: Arc::new(file),
+                    len,
+                    next_index,
+                },
+            );
+        }
+        Ok(Self {
+            shared: Arc::new(Shared {
+                dir: dir.to_path_buf(),
+                limits,
+                state: Mutex::new(state),
+                _lock: lock,
+            }),
+        })
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.shared.state.lock().expect("log state lock")
+    }
+
+    /// `(last purged, last present)` log ids.
+    pub(crate) fn log_state(&self) -> (Option<LogId>, Option<LogId>) {
+        let s = self.state();
+        (s.purged, s.last_log_id())
+    }
+
+    /// Runs blocking file work on the blocking pool.
     async fn blocking<T, F>(&self, f: F) -> io::Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Database) -> io::Result<T> + Send + 'static,
+        F: FnOnce(&LogStore) -> io::Result<T> + Send + 'static,
     {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || f(&db))
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || f(&this))
             .await
             .map_err(other)?
     }
 
-    fn read_meta<T: serde::de::DeserializeOwned>(
-        db: &Database,
-        key: &str,
-    ) -> io::Result<Option<T>> {
-        let r = db.begin_read().map_err(other)?;
-        let t = r.open_table(META).map_err(other)?;
-        match t.get(key).map_err(other)? {
-            Some(v) => Ok(Some(decode(v.value())?)),
-            None => Ok(None),
+    /// Entries in `[start, end)` (clamped to what is present): from the
+    /// cache when there, else read back from their segment.
+    ///
+    /// A frame is read from disk while the state lock is held, so a
+    /// truncation (which cuts the file and lets the next append reuse those
+    /// bytes) cannot change it under the reader: a replication task of a
+    /// leader that is stepping down may read while the follower it is
+    /// becoming truncates. Entries removed meanwhile end the result early;
+    /// openraft's replication accepts a shorter result. The lock is taken
+    /// per frame, so appends wait for at most one frame read.
+    fn read_range(&self, start: u64, end: u64) -> io::Result<Vec<Entry>> {
+        let mut out = Vec::new();
+        let mut next = start;
+        while next < end {
+            let body = {
+                let s = self.state();
+                let Some((&index, loc)) = s.entries.range(next..end).next() else {
+                    break;
+                };
+                if s.cached(index).is_some() {
+                    // The cache holds a suffix of the log: the rest is there.
+                    out.extend(
+                        s.entries
+                            .range(index..end)
+                            .filter_map(|(i, _)| s.cached(*i).cloned()),
+                    );
+                    break;
+                }
+                let file = &s
+                    .segments
+                    .get(&loc.segment)
+                    .ok_or_else(|| corrupt(format!("entry {index}: segment missing")))?
+                    .file;
+                let body = read_frame(file, loc.offset, loc.len)?;
+                next = index + 1;
+                (loc.log_id, body)
+            };
+            let (log_id, body) = body;
+            let entry = decode_body(&body)?;
+            if entry.log_id != log_id {
+                return Err(corrupt(format!(
+                    "entry {}: read back a different entry",
+                    log_id.index
+                )));
+            }
+            out.push(entry);
         }
+        Ok(out)
     }
 
-    fn write_meta(
-        db: &Database,
-        key: &str,
-        value: Vec<u8>,
-        durability: Durability,
-    ) -> io::Result<()> {
-        let mut w = db.begin_write().map_err(other)?;
-        w.set_durability(durability).map_err(other)?;
-        {
-            let mut t = w.open_table(META).map_err(other)?;
-            t.insert(key, value.as_slice()).map_err(other)?;
-        }
-        w.commit().map_err(other)
-    }
-
-    /// `(last purged, last present)` log ids, read synchronously.
-    pub(crate) fn log_state_blocking(db: &Database) -> io::Result<(Option<LogId>, Option<LogId>)> {
-        let purged: Option<LogId> = Self::read_meta(db, KEY_PURGED)?;
-        let r = db.begin_read().map_err(other)?;
-        let t = r.open_table(LOG).map_err(other)?;
-        let last = match t.last().map_err(other)? {
-            Some((_, v)) => Some(decode::<Entry>(v.value())?.log_id),
-            None => purged,
+    /// Appends encoded entries durably; returns once they are synced.
+    fn append_blocking(&self, entries: Vec<Entry>) -> io::Result<()> {
+        let Some(first) = entries.first().map(|e| e.log_id.index) else {
+            return Ok(());
         };
-        Ok((purged, last))
+        let mut buf = Vec::new();
+        let mut frames = Vec::with_capacity(entries.len());
+        for e in &entries {
+            let start = buf.len();
+            encode_frame(e, &mut buf)?;
+            frames.push((start as u64, (buf.len() - start) as u64));
+        }
+        // Pick the segment: the active one if it continues there and has
+        // room, else a new one starting at `first`.
+        let (segment_first, file, offset) = {
+            let mut s = self.state();
+            let active = s
+                .segments
+                .last_key_value()
+                .map(|(f, seg)| (*f, seg.next_index, seg.len));
+            let room = self.shared.limits.segment_bytes;
+            let reuse = matches!(active, Some((_, next, len)) if next == first && len < room);
+            if !reuse {
+                let seg = create_segment(&self.shared.dir, first)?;
+                s.segments.insert(first, seg);
+            }
+            let (f, seg) = s.segments.last_key_value().expect("a segment");
+            (*f, seg.file.clone(), seg.len)
+        };
+        if let Err(e) = file
+            .write_all_at(&buf, offset)
+            .and_then(|()| file.sync_data())
+        {
+            // Leave no partial frame behind for a later append to follow:
+            // the failed entries were never acknowledged.
+            let _ = file.set_len(offset);
+            return Err(e);
+        }
+        let mut s = self.state();
+        let seg = s
+            .segments
+            .get_mut(&segment_first)
+            .expect("only the appender removes segments");
+        seg.len = offset + buf.len() as u64;
+        seg.next_index = first + entries.len() as u64;
+        for (e, (start, size)) in entries.into_iter().zip(frames) {
+            let loc = Location {
+                log_id: e.log_id,
+                segment: segment_first,
+                offset: offset + start,
+                len: (size - FRAME_HEADER_BYTES) as u32,
+            };
+            s.entries.insert(e.log_id.index, loc);
+            s.cache_push(e, size as usize, self.shared.limits.cache_bytes);
+        }
+        Ok(())
     }
 
-    /// `(last purged, last present)` log ids.
-    pub(crate) async fn log_state(&self) -> io::Result<(Option<LogId>, Option<LogId>)> {
-        self.blocking(Self::log_state_blocking).await
+    /// Removes entries with index >= `from`.
+    fn truncate_blocking(&self, from: u64) -> io::Result<()> {
+        let mut s = self.state();
+        let Some(loc) = s.entries.get(&from).copied() else {
+            return Ok(());
+        };
+        // Later segments go entirely; the one holding `from` is cut.
+        let doomed: Vec<u64> = s
+            .segments
+            .range(loc.segment + 1..)
+            .map(|(f, _)| *f)
+            .collect();
+        for f in doomed.iter().rev() {
+            s.segments.remove(f);
+            fs::remove_file(self.shared.dir.join(segment_name(*f)))?;
+        }
+        let seg = s.segments.get_mut(&loc.segment).expect("entry's segment");
+        seg.file.set_len(loc.offset)?;
+        seg.file.sync_all()?;
+        seg.len = loc.offset;
+        seg.next_index = from;
+        if !doomed.is_empty() {
+            sync_dir(&self.shared.dir)?;
+        }
+        s.entries.split_off(&from);
+        s.cache_truncate(from);
+        Ok(())
+    }
+
+    /// Records `log_id` as purged and drops what it covers.
+    fn purge_blocking(&self, log_id: LogId) -> io::Result<()> {
+        let mut s = self.state();
+        let vote = s.vote;
+        self.save_meta(&mut s, vote, Some(log_id))?;
+        s.entries = s.entries.split_off(&(log_id.index + 1));
+        s.cache_purge(log_id.index);
+        // A segment whose entries are all purged goes, unless it is the
+        // last one and the log continues right after it.
+        let firsts: Vec<u64> = s.segments.keys().copied().collect();
+        let mut removed = false;
+        for (i, first) in firsts.iter().enumerate() {
+            let next_index = s.segments[first].next_index;
+            let all_purged = next_index <= log_id.index + 1;
+            let continues_here = i + 1 == firsts.len() && next_index == log_id.index + 1;
+            if all_purged && !continues_here {
+                s.segments.remove(first);
+                fs::remove_file(self.shared.dir.join(segment_name(*first)))?;
+                removed = true;
+            }
+        }
+        if removed {
+            sync_dir(&self.shared.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Makes `vote` and `purged` durable in the meta file, then current.
+    fn save_meta(
+        &self,
+        s: &mut State,
+        vote: Option<Vote>,
+        purged: Option<LogId>,
+    ) -> io::Result<()> {
+        write_meta(&self.shared.dir, &Meta { vote, purged })?;
+        s.vote = vote;
+        s.purged = purged;
+        Ok(())
+    }
+
+    fn save_vote_blocking(&self, vote: Vote) -> io::Result<()> {
+        let mut s = self.state();
+        let purged = s.purged;
+        self.save_meta(&mut s, Some(vote), purged)
     }
 }
 
@@ -146,20 +736,33 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
-        let start = range.start_bound().cloned();
-        let end = range.end_bound().cloned();
-        self.blocking(move |db| {
-            let r = db.begin_read().map_err(other)?;
-            let t = r.open_table(LOG).map_err(other)?;
-            let mut out = Vec::new();
-            for item in t.range::<u64>((start, end)).map_err(other)? {
-                let (_, v) = item.map_err(other)?;
-                out.push(decode::<Entry>(v.value())?);
-            }
-            Ok(out)
-        })
-        .await
-        .map_err(log_err(ErrorVerb::Read))
+        let start = match range.start_bound() {
+            Bound::Included(i) => *i,
+            Bound::Excluded(i) => i.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(i) => i.saturating_add(1),
+            Bound::Excluded(i) => *i,
+            Bound::Unbounded => u64::MAX,
+        };
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        // The usual read (the entries just appended) is all in the cache.
+        let all_cached = {
+            let s = self.state();
+            s.entries
+                .range(start..end)
+                .next()
+                .is_none_or(|(i, _)| s.cached(*i).is_some())
+        };
+        let result = if all_cached {
+            self.read_range(start, end)
+        } else {
+            self.blocking(move |log| log.read_range(start, end)).await
+        };
+        result.map_err(log_err(ErrorVerb::Read))
     }
 }
 
@@ -167,8 +770,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = LogStore;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
-        let (last_purged_log_id, last_log_id) =
-            self.log_state().await.map_err(log_err(ErrorVerb::Read))?;
+        let (last_purged_log_id, last_log_id) = self.log_state();
         Ok(LogState {
             last_purged_log_id,
             last_log_id,
@@ -180,32 +782,51 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        let bytes = encode(vote).map_err(vote_err(ErrorVerb::Write))?;
-        self.blocking(move |db| Self::write_meta(db, KEY_VOTE, bytes, Durability::Immediate))
+        let vote = *vote;
+        self.blocking(move |log| log.save_vote_blocking(vote))
             .await
             .map_err(vote_err(ErrorVerb::Write))
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
-        self.blocking(|db| Self::read_meta(db, KEY_VOTE))
-            .await
-            .map_err(vote_err(ErrorVerb::Read))
+        Ok(self.state().vote)
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        let bytes = encode(&committed).map_err(log_err(ErrorVerb::Write))?;
-        // Not durable on purpose (module docs): no fsync per commit.
-        self.blocking(move |db| Self::write_meta(db, KEY_COMMITTED, bytes, Durability::None))
-            .await
+        // Not synced (STACK.md pitfall 3: an fsync per commit costs 3x);
+        // it reaches the disk with the next append's fdatasync or the
+        // page cache's writeback. A restarted node then re-applies its
+        // committed log at once instead of waiting for a leader to tell it
+        // the commit index; losing the hint is safe.
+        let bytes = bincode::serialize(&committed).map_err(|e| log_err(ErrorVerb::Write)(other(e)))?;
+        let mut body = Vec::with_capacity(bytes.len() + 4);
+        body.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
+        body.extend_from_slice(&bytes);
+        let s = self.state();
+        s.committed_file
+            .write_all_at(&body, 0)
             .map_err(log_err(ErrorVerb::Write))
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        let committed: Option<Option<LogId>> = self
-            .blocking(|db| Self::read_meta(db, KEY_COMMITTED))
-            .await
-            .map_err(log_err(ErrorVerb::Read))?;
-        Ok(committed.flatten())
+        let s = self.state();
+        let mut buf = [0u8; 64];
+        let n = s.committed_file.read_at(&mut buf, 0).unwrap_or(0);
+        if n < 5 {
+            return Ok(None);
+        }
+        let crc = u32::from_le_bytes(buf[0..4].try_into().expect("4 bytes"));
+        // A torn or stale hint is ignored: the commit index is then learned
+        // from the leader (or, on a single node, from its own election).
+        let committed: Option<Option<LogId>> = (1..=n - 4).rev().find_map(|len| {
+            let body = &buf[4..4 + len];
+            (crc32fast::hash(body) == crc)
+                .then(|| bincode::deserialize::<Option<LogId>>(body).ok())
+                .flatten()
+        });
+        let committed = committed.flatten();
+        // Never claim more than the log holds.
+        Ok(committed.filter(|c| Some(*c) <= s.last_log_id()))
     }
 
     async fn append<I>(
@@ -217,27 +838,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let batch = entries
-            .into_iter()
-            .map(|e| Ok((e.log_id.index, encode(&e)?)))
-            .collect::<io::Result<Vec<(u64, Vec<u8>)>>>();
-        let result = match batch {
-            Ok(batch) => {
-                self.blocking(move |db| {
-                    let mut w = db.begin_write().map_err(other)?;
-                    w.set_durability(Durability::Immediate).map_err(other)?;
-                    {
-                        let mut t = w.open_table(LOG).map_err(other)?;
-                        for (index, bytes) in &batch {
-                            t.insert(*index, bytes.as_slice()).map_err(other)?;
-                        }
-                    }
-                    w.commit().map_err(other)
-                })
-                .await
-            }
-            Err(e) => Err(e),
-        };
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        let result = self.blocking(move |log| log.append_blocking(entries)).await;
         match result {
             Ok(()) => {
                 callback.log_io_completed(Ok(()));
@@ -251,33 +853,19 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        self.blocking(move |db| {
-            let mut w = db.begin_write().map_err(other)?;
-            w.set_durability(Durability::Immediate).map_err(other)?;
-            {
-                let mut t = w.open_table(LOG).map_err(other)?;
-                t.retain_in(log_id.index.., |_, _| false).map_err(other)?;
-            }
-            w.commit().map_err(other)
-        })
-        .await
-        .map_err(log_err(ErrorVerb::Delete))
+        let from = log_id.index;
+        self.blocking(move |log| log.truncate_blocking(from))
+            .await
+            .map_err(log_err(ErrorVerb::Delete))
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let bytes = encode(&log_id).map_err(log_err(ErrorVerb::Delete))?;
-        self.blocking(move |db| {
-            let mut w = db.begin_write().map_err(other)?;
-            w.set_durability(Durability::Immediate).map_err(other)?;
-            {
-                let mut m = w.open_table(META).map_err(other)?;
-                m.insert(KEY_PURGED, bytes.as_slice()).map_err(other)?;
-                let mut t = w.open_table(LOG).map_err(other)?;
-                t.retain_in(..=log_id.index, |_, _| false).map_err(other)?;
-            }
-            w.commit().map_err(other)
-        })
-        .await
-        .map_err(log_err(ErrorVerb::Delete))
+        self.blocking(move |log| log.purge_blocking(log_id))
+            .await
+            .map_err(log_err(ErrorVerb::Delete))
     }
 }
+
+#[cfg(test)]
+#[path = "log_store_tests.rs"]
+mod tests;

@@ -1,13 +1,13 @@
 //! Consensus: the replicated log under the server's state.
 //!
-//! This is the only module that imports openraft and redb. The rest of the
+//! This is the only module that imports openraft. The rest of the
 //! server sees [`Consensus`]: "propose a [`TxnBatch`], get its
 //! [`BatchOutcome`] once it is committed and applied here", plus who leads.
 //! The replicated state itself lives in the server's [`Application`], which
 //! this module drives:
 //!
 //! ```text
-//! propose(batch) -> openraft leader -> append (redb, one fsync per append)
+//! propose(batch) -> openraft leader -> append (log segment, one fsync per append)
 //!                -> replicate to a quorum (network.rs; nothing for one voter)
 //!                -> commit -> Application::apply(batch), in log order, on
 //!                   every replica
@@ -15,9 +15,11 @@
 //! ```
 //!
 //! On disk, under `<data_dir>/raft/`:
-//! - `log.redb`: log entries, vote, purge marker, commit hint (`log_store.rs`);
+//! - `log/`: segment files of log entries, the vote and purge marker
+//!   (`log_store.rs`);
 //! - `snapshots/snapshot-<term>-<index>.bin`: the application state every
-//!   [`RaftConfig::snapshot_every_entries`] entries, the newest two kept
+//!   [`RaftConfig::snapshot_every_entries`] entries or once the log since
+//!   the last one outgrows it, the newest two kept
 //!   (`snapshot_files.rs`); the log is purged behind them, keeping
 //!   [`RaftConfig::logs_kept_after_snapshot`] entries.
 //!
@@ -55,19 +57,23 @@ use crate::txn::{BatchOutcome, TxnBatch};
 use log_store::LogStore;
 use network::Network;
 use snapshot_files::SnapshotFiles;
-use state_machine::StateMachine;
+use state_machine::{SnapshotDue, StateMachine};
 use type_config::TypeConfig;
+
+/// Serializes a state captured by [`Application::snapshot`].
+pub type SnapshotSource = Box<dyn FnOnce() -> Vec<u8> + Send + Sync>;
 
 /// What the server's replicated state must provide to the log.
 pub trait Application: Send + Sync + 'static {
     /// Apply one committed batch, in log order, exactly once per entry after
     /// the last snapshot/restore.
     fn apply(&self, batch: TxnBatch) -> BatchOutcome;
-    /// Serialize the whole state (called between applies, so it is
-    /// consistent with the applied index). Runs on openraft's state machine
-    /// task, blocking it (and one tokio worker) for its duration; the file is
-    /// written afterwards, off that task.
-    fn snapshot(&self) -> Vec<u8>;
+    /// Capture the whole state (called between applies, so it is
+    /// consistent with the applied index) and return what serializes it.
+    /// The capture runs on openraft's state machine task and should be
+    /// cheap; the returned closure runs later on a blocking thread while
+    /// applying goes on, and its bytes are written to the snapshot file.
+    fn snapshot(&self) -> SnapshotSource;
     /// Replace the whole state with a snapshot's: at startup (newest valid
     /// snapshot file, before any apply) and when a lagging follower installs
     /// the leader's snapshot. An error here is fatal to the node.
@@ -88,8 +94,12 @@ pub struct RaftConfig {
     /// The `host:port` other servers reach this one's peer listener at
     /// (recorded in the membership; unused by a single-node server).
     pub peer_addr: String,
-    /// Take a snapshot after this many entries since the last one.
+    /// Take a snapshot after this many entries since the last one...
     pub snapshot_every_entries: u64,
+    /// ...or once the transactions logged since the last one carry as many
+    /// bytes as that snapshot has, and at least this many (see
+    /// `state_machine::SnapshotDue`).
+    pub snapshot_log_bytes_min: u64,
     /// Log entries kept behind the newest snapshot, so lagging followers
     /// catch up from the log and not a snapshot. Keep it >= 1000
     /// (openraft#2116: a purge/apply race at lower values).
@@ -110,7 +120,8 @@ pub struct RaftConfig {
 
 impl RaftConfig {
     /// Defaults for `node_id` with data in `data_dir`: snapshot every 10,000
-    /// entries, 1,000 entries kept behind it, election timeout 1–2 s,
+    /// entries or when the log since the last snapshot is as large as it
+    /// (at least 64 MiB), 1,000 entries kept behind it, election timeout 1–2 s,
     /// heartbeat 250 ms (STACK.md pitfall 2: shorter timeouts lose
     /// leadership under load on small machines).
     pub fn new(node_id: u64, data_dir: impl Into<PathBuf>) -> Self {
@@ -119,6 +130,7 @@ impl RaftConfig {
             data_dir: data_dir.into(),
             peer_addr: String::new(),
             snapshot_every_entries: 10_000,
+            snapshot_log_bytes_min: 64 * 1024 * 1024,
             logs_kept_after_snapshot: 1_000,
             election_timeout_min_ms: 1_000,
             election_timeout_max_ms: 2_000,
@@ -137,7 +149,8 @@ impl RaftConfig {
             heartbeat_interval: self.heartbeat_ms,
             install_snapshot_timeout: 10_000,
             max_payload_entries: self.max_payload_entries,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_every_entries),
+            // Snapshots are asked for by `watch_snapshot_policy`.
+            snapshot_policy: SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: self.logs_kept_after_snapshot,
             ..Default::default()
         };
@@ -488,18 +501,30 @@ impl Consensus {
         let dir = config.data_dir.join("raft");
         let storage = |e: std::io::Error| RaftError::Storage(e.to_string());
 
+        let policy = Arc::new(SnapshotDue::new(
+            config.snapshot_every_entries,
+            config.snapshot_log_bytes_min,
+        ));
+        let policy_sm = Arc::clone(&policy);
         let (log_store, state_machine) = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&dir).map_err(storage)?;
-            let log_store = LogStore::open(&dir.join("log.redb")).map_err(storage)?;
+            if dir.join("log.redb").exists() {
+                return Err(RaftError::Storage(format!(
+                    "{} holds a log in the redb format of an earlier pre-release Corral; \
+                     this version cannot read it: start from an empty data directory",
+                    dir.join("log.redb").display()
+                )));
+            }
+            let log_store = LogStore::open(&dir.join("log")).map_err(storage)?;
             let files = SnapshotFiles::open(dir.join("snapshots")).map_err(storage)?;
             let state_machine =
-                StateMachine::open(app, Arc::new(files)).map_err(RaftError::Storage)?;
+                StateMachine::open(app, Arc::new(files), policy_sm).map_err(RaftError::Storage)?;
             Ok::<_, RaftError>((log_store, state_machine))
         })
         .await
         .map_err(fatal)??;
 
-        let (purged, last) = log_store.log_state().await.map_err(storage)?;
+        let (purged, last) = log_store.log_state();
         if purged.is_some() && purged > state_machine.last_applied() {
             return Err(RaftError::Storage(format!(
                 "the log is purged up to {} but the newest usable snapshot covers only {:?}: state lost",
@@ -527,6 +552,10 @@ impl Consensus {
                 source_ip: config.source_ip,
             }),
         };
+        tokio::spawn(watch_snapshot_policy(
+            Arc::downgrade(&consensus.inner),
+            policy,
+        ));
         Ok((consensus, last.map(|l| l.index)))
     }
 
@@ -570,6 +599,30 @@ impl Consensus {
                 r => return r,
             }
         }
+    }
+
+    /// Hands `batch` to the log and returns as soon as it is queued behind
+    /// every batch submitted before it (on the leader) or, elsewhere, once
+    /// the leader has answered for it; the returned [`Proposal`] resolves
+    /// with the outcome. Unlike [`Consensus::propose`], a caller can keep
+    /// several batches in the log pipeline: openraft appends and fsyncs the
+    /// next one while the state machine applies the previous one, and the
+    /// submission order is the log order.
+    pub async fn submit(&self, batch: TxnBatch) -> Proposal {
+        if let Err(e) = self.check_running() {
+            return Proposal(ProposalState::Done(Err(e)));
+        }
+        if self.is_leader() {
+            match self.inner.raft.client_write_ff(batch).await {
+                Ok(rx) => return Proposal(ProposalState::Queued(rx)),
+                Err(e) => {
+                    return Proposal(ProposalState::Done(Err(ProposeError::Unavailable(
+                        e.to_string(),
+                    ))))
+                }
+            }
+        }
+        Proposal(ProposalState::Done(self.propose(batch).await))
     }
 
     /// Propose on this node only (the leader's side of a forwarded batch).
@@ -755,6 +808,52 @@ impl Consensus {
             return Ok(());
         }
         self.inner.raft.shutdown().await.map_err(fatal)
+    }
+}
+
+/// A batch handed to the log by [`Consensus::submit`]; await
+/// [`Proposal::outcome`] for its result.
+pub struct Proposal(ProposalState);
+
+enum ProposalState {
+    /// Queued in the local log; yields the outcome once applied.
+    Queued(tokio::sync::oneshot::Receiver<openraft::raft::ClientWriteResult<TypeConfig>>),
+    /// Already answered (forwarded to the leader, or refused).
+    Done(Result<BatchOutcome, ProposeError>),
+}
+
+impl Proposal {
+    /// The batch's outcome, once it is committed and applied locally.
+    pub async fn outcome(self) -> Result<BatchOutcome, ProposeError> {
+        match self.0 {
+            ProposalState::Done(r) => r,
+            ProposalState::Queued(rx) => match rx.await {
+                Ok(Ok(response)) => Ok(response.data),
+                Ok(Err(ClientWriteError::ForwardToLeader(f))) => Err(ProposeError::NotLeader {
+                    leader: f.leader_id,
+                }),
+                Ok(Err(e)) => Err(ProposeError::Unavailable(e.to_string())),
+                Err(_) => Err(ProposeError::Unavailable(
+                    "the log dropped the proposal (shutting down)".into(),
+                )),
+            },
+        }
+    }
+}
+
+/// Asks openraft for a snapshot whenever the policy says one is due (a
+/// request while one is being built is ignored by openraft); ends when the
+/// node shuts down or its last handle is gone (it must not keep the node,
+/// and so the log's lock, alive).
+async fn watch_snapshot_policy(node: std::sync::Weak<Inner>, policy: Arc<SnapshotDue>) {
+    loop {
+        policy.wait().await;
+        let Some(inner) = node.upgrade() else {
+            return;
+        };
+        if inner.raft.trigger().snapshot().await.is_err() {
+            return;
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 //! and turns its serialized state into snapshot files.
 
 use std::io::{self, Cursor};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use openraft::storage::RaftStateMachine;
@@ -11,7 +12,7 @@ use openraft::{
 
 use super::snapshot_files::{file_name, SnapshotFiles};
 use super::type_config::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
-use super::Application;
+use super::{Application, SnapshotSource};
 use crate::txn::BatchOutcome;
 
 /// The state machine openraft drives; the state itself lives in the
@@ -21,6 +22,70 @@ pub(crate) struct StateMachine {
     last_applied: Option<LogId>,
     membership: StoredMembership,
     files: Arc<SnapshotFiles>,
+    policy: Arc<SnapshotDue>,
+}
+
+/// When to take the next snapshot: after `every_entries` log entries, or
+/// once the log written since the last snapshot is as large as that
+/// snapshot (and at least `log_bytes_min`). The second rule keeps the work
+/// of snapshotting proportional to the write volume (a big state is not
+/// rewritten every few seconds under a heavy write load) while still
+/// bounding the log a restart replays to about the size of the state.
+/// The state machine counts; [`SnapshotDue::wait`] wakes the task that asks
+/// openraft for the snapshot.
+pub(crate) struct SnapshotDue {
+    every_entries: u64,
+    log_bytes_min: u64,
+    entries: AtomicU64,
+    bytes: AtomicU64,
+    last_snapshot_bytes: AtomicU64,
+    due: tokio::sync::Notify,
+}
+
+impl SnapshotDue {
+    pub(crate) fn new(every_entries: u64, log_bytes_min: u64) -> SnapshotDue {
+        SnapshotDue {
+            every_entries: every_entries.max(1),
+            log_bytes_min,
+            entries: AtomicU64::new(0),
+            bytes: AtomicU64::new(0),
+            last_snapshot_bytes: AtomicU64::new(0),
+            due: tokio::sync::Notify::new(),
+        }
+    }
+
+    fn applied(&self, bytes: u64) {
+        let entries = self.entries.fetch_add(1, Ordering::Relaxed) + 1;
+        let bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        let bytes_due = self
+            .log_bytes_min
+            .max(self.last_snapshot_bytes.load(Ordering::Relaxed));
+        if entries >= self.every_entries || bytes >= bytes_due {
+            self.due.notify_one();
+        }
+    }
+
+    /// A snapshot captured the state: count from zero again.
+    fn started(&self) {
+        self.entries.store(0, Ordering::Relaxed);
+        self.bytes.store(0, Ordering::Relaxed);
+    }
+
+    /// The snapshot's size, once known.
+    fn sized(&self, snapshot_bytes: u64) {
+        self.last_snapshot_bytes
+            .store(snapshot_bytes, Ordering::Relaxed);
+    }
+
+    fn taken(&self, snapshot_bytes: u64) {
+        self.started();
+        self.sized(snapshot_bytes);
+    }
+
+    /// Resolves when a snapshot is due.
+    pub(crate) async fn wait(&self) {
+        self.due.notified().await;
+    }
 }
 
 fn snapshot_err(verb: ErrorVerb) -> impl Fn(io::Error) -> StorageError {
@@ -41,18 +106,21 @@ impl StateMachine {
     pub(crate) fn open(
         app: Arc<dyn Application>,
         files: Arc<SnapshotFiles>,
+        policy: Arc<SnapshotDue>,
     ) -> Result<Self, String> {
         let mut sm = Self {
             app,
             last_applied: None,
             membership: StoredMembership::default(),
             files,
+            policy,
         };
         if let Some((meta, body)) = sm.files.load_newest().map_err(|e| e.to_string())? {
             sm.app
                 .restore(&body)
                 .map_err(|e| format!("restoring snapshot {}: {e}", file_name(&meta)))?;
             tracing::info!(snapshot = %file_name(&meta), "restored snapshot");
+            sm.policy.taken(body.len() as u64);
             sm.last_applied = meta.last_log_id;
             sm.membership = meta.last_membership;
         }
@@ -68,22 +136,30 @@ impl StateMachine {
 /// Builds one snapshot from state captured between two applies.
 pub(crate) struct SnapshotBuilder {
     meta: SnapshotMeta,
-    body: Vec<u8>,
+    source: Option<SnapshotSource>,
     files: Arc<SnapshotFiles>,
+    policy: Arc<SnapshotDue>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         let files = self.files.clone();
         let meta = self.meta.clone();
-        let body = std::mem::take(&mut self.body);
+        let source = self.source.take().ok_or_else(|| {
+            snapshot_err(ErrorVerb::Write)(io::Error::other("snapshot already built"))
+        })?;
+        let started = std::time::Instant::now();
         let (meta, body) = blocking(move || {
+            let body = source();
             files.write(&meta, &body)?;
             Ok((meta, body))
         })
         .await
         .map_err(snapshot_err(ErrorVerb::Write))?;
-        tracing::info!(snapshot = %file_name(&meta), bytes = body.len(), "snapshot written");
+        self.policy.sized(body.len() as u64);
+        tracing::info!(snapshot = %file_name(&meta), bytes = body.len(),
+            ms = started.elapsed().as_millis() as u64,
+            "snapshot serialized and written (applying went on meanwhile)");
         Ok(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(body)),
@@ -115,7 +191,12 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             );
             self.last_applied = Some(entry.log_id);
             let outcome = match entry.payload {
-                EntryPayload::Normal(batch) => self.app.apply(batch),
+                EntryPayload::Normal(batch) => {
+                    let bytes = batch.txns.iter().map(|t| t.payload_bytes() as u64).sum();
+                    let outcome = self.app.apply(batch);
+                    self.policy.applied(bytes);
+                    outcome
+                }
                 EntryPayload::Membership(m) => {
                     self.membership = StoredMembership::new(Some(entry.log_id), m);
                     BatchOutcome::default()
@@ -134,14 +215,22 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             .last_applied
             .map(|l| (l.leader_id.term, l.index))
             .unwrap_or((0, 0));
+        let started = std::time::Instant::now();
+        let source = self.app.snapshot();
+        self.policy.started();
+        tracing::debug!(
+            capture_us = started.elapsed().as_micros() as u64,
+            "state captured for a snapshot"
+        );
         SnapshotBuilder {
             meta: SnapshotMeta {
                 last_log_id: self.last_applied,
                 last_membership: self.membership.clone(),
                 snapshot_id: format!("{term}-{index}"),
             },
-            body: self.app.snapshot(),
+            source: Some(source),
             files: self.files.clone(),
+            policy: self.policy.clone(),
         }
     }
 
@@ -171,6 +260,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             )
         })?;
         tracing::info!(snapshot = %file_name(meta), "installed snapshot from leader");
+        self.policy.taken(body.len() as u64);
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         Ok(())
@@ -189,5 +279,40 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 Ok(None)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+
+    use super::SnapshotDue;
+
+    fn due(policy: &SnapshotDue) -> bool {
+        policy.wait().now_or_never().is_some()
+    }
+
+    #[test]
+    fn snapshot_is_due_by_entries_or_by_log_bytes_against_the_last_snapshot() {
+        let policy = SnapshotDue::new(3, 100);
+        policy.applied(10);
+        policy.applied(10);
+        assert!(!due(&policy));
+        policy.applied(10);
+        assert!(due(&policy), "third entry");
+
+        // After a 1,000-byte snapshot the byte rule waits for 1,000 bytes
+        // of log, not the 100-byte minimum.
+        let policy = SnapshotDue::new(1_000, 100);
+        policy.taken(1_000);
+        policy.applied(600);
+        assert!(!due(&policy));
+        policy.applied(400);
+        assert!(due(&policy), "log as large as the snapshot");
+        policy.taken(10);
+        policy.applied(99);
+        assert!(!due(&policy), "below the minimum");
+        policy.applied(1);
+        assert!(due(&policy), "minimum reached");
     }
 }

@@ -29,7 +29,7 @@ impl Application for Recorder {
         self.applies.fetch_add(1, Ordering::SeqCst);
         let mut state = self.state.lock().unwrap();
         let mut outcomes = Vec::new();
-        for txn in batch.txns {
+        for txn in batch.txns.iter() {
             state.0 += 1;
             state.1.push(txn.time_ms);
             outcomes.push(TxnOutcome {
@@ -40,8 +40,9 @@ impl Application for Recorder {
         BatchOutcome { outcomes }
     }
 
-    fn snapshot(&self) -> Vec<u8> {
-        bincode::serialize(&*self.state.lock().unwrap()).unwrap()
+    fn snapshot(&self) -> SnapshotSource {
+        let bytes = bincode::serialize(&*self.state.lock().unwrap()).unwrap();
+        Box::new(move || bytes)
     }
 
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {
@@ -52,16 +53,14 @@ impl Application for Recorder {
 }
 
 fn batch(marker: i64) -> TxnBatch {
-    TxnBatch {
-        txns: vec![Txn {
-            session_id: 0,
-            time_ms: marker,
-            auth: vec![],
-            is_super: false,
-            op: TxnOp::Noop,
-            origin: None,
-        }],
-    }
+    TxnBatch::new(vec![Txn {
+        session_id: 0,
+        time_ms: marker,
+        auth: vec![],
+        is_super: false,
+        op: TxnOp::Noop,
+        origin: None,
+    }])
 }
 
 fn config(dir: &Path) -> RaftConfig {
@@ -586,7 +585,7 @@ mod ensemble {
 mod suite {
     use super::super::log_store::LogStore;
     use super::super::snapshot_files::SnapshotFiles;
-    use super::super::state_machine::StateMachine;
+    use super::super::state_machine::{SnapshotDue, StateMachine};
     use super::super::type_config::{StorageError, TypeConfig};
     use super::Recorder;
     use openraft::testing::{StoreBuilder, Suite};
@@ -601,10 +600,14 @@ mod suite {
                 StorageError::from_io_error(ErrorSubject::Store, ErrorVerb::Write, e)
             };
             let dir = tempfile::tempdir().map_err(err)?;
-            let log = LogStore::open(&dir.path().join("log.redb")).map_err(err)?;
+            let log = LogStore::open(&dir.path().join("log")).map_err(err)?;
             let files = SnapshotFiles::open(dir.path().join("snapshots")).map_err(err)?;
-            let sm = StateMachine::open(Arc::new(Recorder::default()), Arc::new(files))
-                .map_err(|e| err(std::io::Error::other(e)))?;
+            let sm = StateMachine::open(
+                Arc::new(Recorder::default()),
+                Arc::new(files),
+                Arc::new(SnapshotDue::new(10_000, 64 << 20)),
+            )
+            .map_err(|e| err(std::io::Error::other(e)))?;
             Ok((dir, log, sm))
         }
     }

@@ -6,6 +6,12 @@
 //! ZooKeeper's request rules (versions, ACLs, error precedence) live in
 //! `Database`. Everything is ordered (`BTreeMap`/`BTreeSet`), so iteration
 //! order, snapshots and listings are the same on every replica.
+//!
+//! The nodes live in a persistent ordered map (`imbl::OrdMap`, a B-tree
+//! whose chunks are shared until written): [`DataTree::freeze`] takes an
+//! O(1) copy that a snapshot serializes in the background while the tree
+//! goes on changing; the first write to a shared chunk copies that chunk.
+//! Lookups and inserts cost about what `std`'s `BTreeMap` does.
 
 use super::ephemeral_type::EphemeralType;
 use super::node::{Node, StatPersisted};
@@ -37,6 +43,9 @@ enum Undo {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SnapshotNode {
     pub(crate) path: String,
+    // As bytes, not a sequence of u8 (same bincode encoding, many times
+    // faster to write and read).
+    #[serde(with = "serde_bytes")]
     pub(crate) data: Vec<u8>,
     pub(crate) acl: Vec<Acl>,
     pub(crate) stat: StatPersisted,
@@ -47,6 +56,7 @@ pub(crate) struct SnapshotNode {
 #[derive(Debug, serde::Serialize)]
 pub(crate) struct SnapshotNodeRef<'a> {
     pub(crate) path: &'a str,
+    #[serde(with = "serde_bytes")]
     pub(crate) data: &'a [u8],
     pub(crate) acl: &'a [Acl],
     pub(crate) stat: StatPersisted,
@@ -55,7 +65,7 @@ pub(crate) struct SnapshotNodeRef<'a> {
 /// The znode tree.
 #[derive(Debug, Clone)]
 pub struct DataTree {
-    nodes: BTreeMap<String, Node>,
+    nodes: imbl::OrdMap<String, Node>,
     /// Ephemeral paths per owning session.
     ephemerals: BTreeMap<i64, BTreeSet<String>>,
     containers: BTreeSet<String>,
@@ -80,7 +90,7 @@ impl DataTree {
     /// with `setACL(path, READ_ACL_UNSAFE, -1)` (ZOOKEEPER-2014).
     pub fn new() -> DataTree {
         let mut tree = DataTree {
-            nodes: BTreeMap::new(),
+            nodes: imbl::OrdMap::new(),
             ephemerals: BTreeMap::new(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
@@ -181,6 +191,18 @@ impl DataTree {
                 .expect("insert: parent must exist");
             parent.children.insert(path::name(&path).to_owned());
         }
+        self.insert_unlinked(path, data, acl, stat);
+    }
+
+    /// [`insert`](Self::insert) for a caller that has already added the
+    /// name to the parent's child set; returns the new node's client stat.
+    fn insert_unlinked(
+        &mut self,
+        path: String,
+        data: Vec<u8>,
+        acl: Arc<Vec<Acl>>,
+        stat: StatPersisted,
+    ) -> Stat {
         match EphemeralType::of(stat.ephemeral_owner) {
             EphemeralType::Normal => {
                 self.ephemerals
@@ -201,10 +223,12 @@ impl DataTree {
             data,
             acl,
             stat,
-            children: BTreeSet::new(),
+            children: imbl::OrdSet::new(),
         };
+        let client_stat = node.stat();
         let old = self.nodes.insert(path, node);
         assert!(old.is_none(), "insert: node already exists");
+        client_stat
     }
 
     /// Removes a childless node, maintaining the parent's child set and the
@@ -262,7 +286,9 @@ impl DataTree {
         time: i64,
     ) -> Stat {
         let parent_path = path::parent(path).expect("create_node: not the root");
-        let parent = self.nodes.get(parent_path).expect("create_node: parent");
+        // One lookup of the parent for its ACL, stat and child set (the
+        // map's keys share long prefixes, so lookups are what creates cost).
+        let parent = self.node_mut(parent_path);
         let old = parent.stat;
         // Children usually carry their parent's ACL: share it.
         let acl = if *parent.acl == acl {
@@ -270,18 +296,17 @@ impl DataTree {
         } else {
             Arc::new(acl)
         };
-        self.record(|| Undo::Stat(parent_path.to_owned(), old));
-        let parent = self.node_mut(parent_path);
         parent.stat.cversion = parent.stat.cversion.wrapping_add(1);
         parent.stat.pzxid = zxid;
+        parent.children.insert(path::name(path).to_owned());
+        self.record(|| Undo::Stat(parent_path.to_owned(), old));
         self.record(|| Undo::Created(path.to_owned()));
-        self.insert(
+        self.insert_unlinked(
             path.to_owned(),
             data,
             acl,
             StatPersisted::created(zxid, time, ephemeral_owner),
-        );
-        self.nodes[path].stat()
+        )
     }
 
     /// Deletes childless `path` and moves the parent's pzxid forward
@@ -392,9 +417,19 @@ impl DataTree {
             .fold(0u64, u64::wrapping_add)
     }
 
+    /// An O(1) copy of the nodes as they are now, for a snapshot.
+    pub(crate) fn freeze(&self) -> FrozenNodes {
+        FrozenNodes(self.nodes.clone())
+    }
+}
+
+/// The nodes of a tree at one point in time (see [`DataTree::freeze`]).
+pub(crate) struct FrozenNodes(imbl::OrdMap<String, Node>);
+
+impl FrozenNodes {
     /// Every node in path order, for a snapshot.
     pub(crate) fn to_snapshot_nodes(&self) -> Vec<SnapshotNodeRef<'_>> {
-        self.nodes
+        self.0
             .iter()
             .map(|(p, n)| SnapshotNodeRef {
                 path: p,
@@ -404,12 +439,14 @@ impl DataTree {
             })
             .collect()
     }
+}
 
+impl DataTree {
     /// Rebuilds a tree from snapshot nodes (any order with parents first:
     /// path order is).
     pub(crate) fn from_snapshot_nodes(nodes: Vec<SnapshotNode>) -> Result<DataTree, String> {
         let mut tree = DataTree {
-            nodes: BTreeMap::new(),
+            nodes: imbl::OrdMap::new(),
             ephemerals: BTreeMap::new(),
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),

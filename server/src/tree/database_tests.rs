@@ -126,9 +126,7 @@ impl Harness {
         who: &Who,
         op: TxnOp,
     ) -> (Result<OpResult, ErrorCode>, Vec<WatchTrigger>, i64) {
-        let batch = TxnBatch {
-            txns: vec![txn_at(who, self.now, op)],
-        };
+        let batch = TxnBatch::new(vec![txn_at(who, self.now, op)]);
         let mut triggers = Vec::new();
         let before = self.db.last_zxid();
         let mut out = self.db.apply_batch(&batch, &mut triggers);
@@ -1337,16 +1335,14 @@ fn snapshot_round_trip_preserves_everything() {
             password: [0; 16],
         },
     );
-    let batch = TxnBatch {
-        txns: vec![
-            next,
-            txn_at(
-                &anon(),
-                T0,
-                create_op("/app/s-", b"", CreateMode::PersistentSequential),
-            ),
-        ],
-    };
+    let batch = TxnBatch::new(vec![
+        next,
+        txn_at(
+            &anon(),
+            T0,
+            create_op("/app/s-", b"", CreateMode::PersistentSequential),
+        ),
+    ]);
     let (mut t1, mut t2) = (Vec::new(), Vec::new());
     assert_eq!(
         h.db.apply_batch(&batch, &mut t1),
@@ -1382,14 +1378,12 @@ fn replicas_applying_the_same_batches_agree() {
 fn batch_gives_consecutive_zxids_to_every_txn() {
     let mut db = Database::new();
     let who = anon();
-    let batch = TxnBatch {
-        txns: vec![
-            txn_at(&who, T0, create_op("/a", b"", CreateMode::Persistent)),
-            txn_at(&who, T0, create_op("/a", b"", CreateMode::Persistent)),
-            txn_at(&who, T0, TxnOp::Noop),
-            txn_at(&who, T0, delete_op("/a", -1)),
-        ],
-    };
+    let batch = TxnBatch::new(vec![
+        txn_at(&who, T0, create_op("/a", b"", CreateMode::Persistent)),
+        txn_at(&who, T0, create_op("/a", b"", CreateMode::Persistent)),
+        txn_at(&who, T0, TxnOp::Noop),
+        txn_at(&who, T0, delete_op("/a", -1)),
+    ]);
     let mut triggers = Vec::new();
     let out = db.apply_batch(&batch, &mut triggers);
     let zxids: Vec<i64> = out.outcomes.iter().map(|o| o.zxid).collect();
@@ -1528,7 +1522,7 @@ fn failed_multi_under_a_wide_parent_is_cheap_and_exact() {
             )
         })
         .collect();
-    db.apply_batch(&TxnBatch { txns }, &mut triggers);
+    db.apply_batch(&TxnBatch::new(txns), &mut triggers);
     assert_eq!(db.get_children("/").unwrap().len(), 20_001);
     let digest = db.tree().digest();
     let root = db.node("/").unwrap().stat();
@@ -1540,9 +1534,7 @@ fn failed_multi_under_a_wide_parent_is_cheap_and_exact() {
     ];
     let mut t = Vec::new();
     let out = db.apply_batch(
-        &TxnBatch {
-            txns: vec![txn_at(&who, T0, TxnOp::Multi(ops))],
-        },
+        &TxnBatch::new(vec![txn_at(&who, T0, TxnOp::Multi(ops))]),
         &mut t,
     );
     assert!(matches!(

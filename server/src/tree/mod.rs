@@ -19,6 +19,6 @@ pub mod ephemeral_type;
 pub mod node;
 
 pub use data_tree::DataTree;
-pub use database::{Database, SessionInfo};
+pub use database::{Database, FrozenDatabase, SessionInfo};
 pub use ephemeral_type::EphemeralType;
 pub use node::{Node, StatPersisted};

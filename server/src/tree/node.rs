@@ -3,7 +3,6 @@
 use super::ephemeral_type::EphemeralType;
 use corral::proto::{Acl, Stat};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// The stat fields a node stores (ZooKeeper's `StatPersisted`): everything
@@ -58,7 +57,9 @@ pub struct Node {
     /// parent's), which keeps big trees small without a refcounted table.
     pub(crate) acl: Arc<Vec<Acl>>,
     pub(crate) stat: StatPersisted,
-    pub(crate) children: BTreeSet<String>,
+    /// A persistent set, so that copying the node (when a snapshot shares
+    /// it, see `DataTree::freeze`) does not copy every child name.
+    pub(crate) children: imbl::OrdSet<String>,
 }
 
 impl Node {

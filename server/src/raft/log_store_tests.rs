@@ -1,0 +1,334 @@
+//! Tests of the segment log: recovery, torn tails, segment rolls, truncation
+//! and purging across segments, cache misses. openraft's own storage suite
+//! runs over it too (`raft/tests.rs`).
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use openraft::{CommittedLeaderId, EntryPayload};
+
+use super::*;
+use crate::txn::{Txn, TxnBatch, TxnOp};
+
+fn log_id(term: u64, index: u64) -> LogId {
+    LogId::new(CommittedLeaderId::new(term, 1), index)
+}
+
+/// An entry whose single transaction carries `index` as its marker and
+/// `data_len` bytes of data.
+fn entry(term: u64, index: u64, data_len: usize) -> Entry {
+    Entry {
+        log_id: log_id(term, index),
+        payload: EntryPayload::Normal(TxnBatch::new(vec![Txn {
+            session_id: 7,
+            time_ms: index as i64,
+            auth: vec![],
+            is_super: false,
+            op: TxnOp::SetData {
+                path: "/k".into(),
+                data: vec![index as u8; data_len],
+                version: -1,
+            },
+            origin: None,
+        }])),
+    }
+}
+
+fn entries(term: u64, indexes: std::ops::Range<u64>, data_len: usize) -> Vec<Entry> {
+    indexes.map(|i| entry(term, i, data_len)).collect()
+}
+
+/// Small segments and no cache, so every read goes to disk and a few
+/// entries fill a segment.
+fn tiny() -> Limits {
+    Limits {
+        segment_bytes: 2048,
+        cache_bytes: 0,
+    }
+}
+
+fn indexes(log: &LogStore, start: u64, end: u64) -> Vec<u64> {
+    log.read_range(start, end)
+        .unwrap()
+        .iter()
+        .map(|e| e.log_id.index)
+        .collect()
+}
+
+fn segment_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("wal-"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn entries_vote_and_purge_mark_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let vote = Vote::new(3, 2);
+    {
+        let log = LogStore::open(dir.path()).unwrap();
+        assert_eq!(log.log_state(), (None, None));
+        log.append_blocking(entries(1, 0..5, 100)).unwrap();
+        log.append_blocking(entries(2, 5..8, 100)).unwrap();
+        log.save_vote_blocking(vote).unwrap();
+        log.purge_blocking(log_id(1, 2)).unwrap();
+        // Served from the cache: the same entries that were appended.
+        let read = log.read_range(0, 100).unwrap();
+        assert_eq!(
+            read,
+            entries(1, 3..5, 100)
+                .into_iter()
+                .chain(entries(2, 5..8, 100))
+                .collect::<Vec<_>>()
+        );
+    }
+    let log = LogStore::open(dir.path()).unwrap();
+    assert_eq!(log.log_state(), (Some(log_id(1, 2)), Some(log_id(2, 7))));
+    assert_eq!(log.state().vote, Some(vote));
+    // Read back from disk this time, decoded to equal entries.
+    let read = log.read_range(0, 100).unwrap();
+    assert_eq!(
+        read,
+        entries(1, 3..5, 100)
+            .into_iter()
+            .chain(entries(2, 5..8, 100))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(indexes(&log, 4, 6), vec![4, 5]);
+}
+
+#[test]
+fn a_second_process_cannot_open_the_same_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let _log = LogStore::open(dir.path()).unwrap();
+    let err = LogStore::open(dir.path())
+        .err()
+        .expect("second open must fail");
+    assert!(err.to_string().contains("already open"), "{err}");
+}
+
+#[test]
+fn a_torn_append_at_the_end_is_cut_off_and_the_log_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = LogStore::open(dir.path()).unwrap();
+        log.append_blocking(entries(1, 0..4, 50)).unwrap();
+    }
+    let segment = dir.path().join(segment_name(0));
+    let good_len = fs::metadata(&segment).unwrap().len();
+    // Half a frame: a crash in the middle of writing entry 4.
+    let mut frame = Vec::new();
+    encode_frame(&entry(1, 4, 50), &mut frame).unwrap();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&segment)
+        .unwrap()
+        .write_all(&frame[..frame.len() / 2])
+        .unwrap();
+    {
+        let log = LogStore::open(dir.path()).unwrap();
+        assert_eq!(log.log_state().1, Some(log_id(1, 3)));
+        assert_eq!(fs::metadata(&segment).unwrap().len(), good_len);
+        log.append_blocking(entries(1, 4..6, 50)).unwrap();
+    }
+    let log = LogStore::open(dir.path()).unwrap();
+    assert_eq!(indexes(&log, 0, 100), (0..6).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_flipped_bit_in_the_last_frame_loses_only_that_unacknowledgeable_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = LogStore::open(dir.path()).unwrap();
+        log.append_blocking(entries(1, 0..3, 50)).unwrap();
+    }
+    let segment = dir.path().join(segment_name(0));
+    let mut bytes = fs::read(&segment).unwrap();
+    let last = bytes.len() - 3;
+    bytes[last] ^= 0x40;
+    fs::write(&segment, &bytes).unwrap();
+    let log = LogStore::open(dir.path()).unwrap();
+    assert_eq!(indexes(&log, 0, 100), vec![0, 1]);
+}
+
+#[test]
+fn damage_before_the_last_segment_refuses_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = LogStore::open_with(dir.path(), tiny()).unwrap();
+        for i in 0..20 {
+            log.append_blocking(entries(1, i..i + 1, 300)).unwrap();
+        }
+        assert!(segment_files(dir.path()).len() >= 3);
+    }
+    let first = dir.path().join(segment_name(0));
+    let mut bytes = fs::read(&first).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    fs::write(&first, &bytes).unwrap();
+    let err = LogStore::open_with(dir.path(), tiny())
+        .err()
+        .expect("must refuse");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+}
+
+#[test]
+fn segments_roll_and_entries_read_back_from_every_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = LogStore::open_with(dir.path(), tiny()).unwrap();
+        for i in (0..30).step_by(3) {
+            log.append_blocking(entries(1, i..i + 3, 200)).unwrap();
+        }
+        let files = segment_files(dir.path());
+        assert!(files.len() >= 4, "{files:?}");
+        assert_eq!(indexes(&log, 0, 30), (0..30).collect::<Vec<_>>());
+    }
+    let log = LogStore::open_with(dir.path(), tiny()).unwrap();
+    assert_eq!(indexes(&log, 0, 30), (0..30).collect::<Vec<_>>());
+    assert_eq!(indexes(&log, 10, 13), vec![10, 11, 12]);
+}
+
+#[test]
+fn truncation_cuts_across_segments_and_the_log_continues_from_there() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = LogStore::open_with(dir.path(), tiny()).unwrap();
+        for i in 0..20 {
+            log.append_blocking(entries(1, i..i + 1, 300)).unwrap();
+        }
+        let before = segment_files(dir.path()).len();
+        log.truncate_blocking(5).unwrap();
+        assert!(segment_files(dir.path()).len() < before);
+        assert_eq!(log.log_state().1, Some(log_id(1, 4)));
+        // A new leader's entries replace the removed ones.
+        log.append_blocking(entries(2, 5..9, 300)).unwrap();
+    }
+    let log = LogStore::open_with(dir.path(), tiny()).unwrap();
+    let read = log.read_range(0, 100).unwrap();
+    let terms: Vec<(u64, u64)> = read
+        .iter()
+        .map(|e| (e.log_id.index, e.log_id.leader_id.term))
+        .collect();
+    let expected: Vec<(u64, u64)> = (0..5)
+        .map(|i| (i, 1))
+        .chain((5..9).map(|i| (i, 2)))
+        .collect();
+    assert_eq!(terms, expected);
+}
+
+#[test]
+fn purging_deletes_whole_segments_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = LogStore::open_with(dir.path(), tiny()).unwrap();
+    for i in 0..20 {
+        log.append_blocking(entries(1, i..i + 1, 300)).unwrap();
+    }
+    let before = segment_files(dir.path());
+    log.purge_blocking(log_id(1, 9)).unwrap();
+    let after = segment_files(dir.path());
+    assert!(after.len() < before.len(), "{before:?} -> {after:?}");
+    // The segment holding 10 is still there, and the first kept one.
+    assert!(after.first().unwrap() <= &segment_name(10));
+    assert_eq!(indexes(&log, 0, 100), (10..20).collect::<Vec<_>>());
+    drop(log);
+    let log = LogStore::open_with(dir.path(), tiny()).unwrap();
+    assert_eq!(log.log_state(), (Some(log_id(1, 9)), Some(log_id(1, 19))));
+    assert_eq!(indexes(&log, 0, 100), (10..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn purging_past_the_end_then_appending_starts_a_new_segment() {
+    // A lagging follower installs the leader's snapshot at 100 and the
+    // log resumes at 101.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = LogStore::open(dir.path()).unwrap();
+        log.append_blocking(entries(1, 0..10, 20)).unwrap();
+        log.purge_blocking(log_id(3, 100)).unwrap();
+        assert_eq!(
+            log.log_state(),
+            (Some(log_id(3, 100)), Some(log_id(3, 100)))
+        );
+        log.append_blocking(entries(3, 101..104, 20)).unwrap();
+        assert_eq!(segment_files(dir.path()), vec![segment_name(101)]);
+    }
+    let log = LogStore::open(dir.path()).unwrap();
+    assert_eq!(
+        log.log_state(),
+        (Some(log_id(3, 100)), Some(log_id(3, 103)))
+    );
+    assert_eq!(indexes(&log, 0, 200), vec![101, 102, 103]);
+}
+
+#[test]
+fn a_crash_between_purge_mark_and_segment_removal_still_opens() {
+    // Segments left behind a purge past the end are skipped, not an error.
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = LogStore::open(dir.path()).unwrap();
+        log.append_blocking(entries(1, 0..10, 20)).unwrap();
+    }
+    {
+        let log = LogStore::open(dir.path()).unwrap();
+        // Write the mark the way purge does, but keep the old segment.
+        write_meta(
+            dir.path(),
+            &Meta {
+                vote: None,
+                purged: Some(log_id(3, 100)),
+            },
+        )
+        .unwrap();
+        drop(log);
+    }
+    {
+        let log = LogStore::open(dir.path()).unwrap();
+        assert_eq!(
+            log.log_state(),
+            (Some(log_id(3, 100)), Some(log_id(3, 100)))
+        );
+        log.append_blocking(entries(3, 101..103, 20)).unwrap();
+    }
+    let log = LogStore::open(dir.path()).unwrap();
+    assert_eq!(indexes(&log, 0, 200), vec![101, 102]);
+}
+
+#[test]
+fn reads_mix_disk_and_cache_in_index_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        segment_bytes: SEGMENT_BYTES,
+        // Room for about three of these entries.
+        cache_bytes: 3 * 600,
+    };
+    let log = LogStore::open_with(dir.path(), limits).unwrap();
+    for i in 0..10 {
+        log.append_blocking(entries(1, i..i + 1, 500)).unwrap();
+    }
+    let s = log.state();
+    assert!(s.cached(9).is_some() && s.cached(0).is_none());
+    drop(s);
+    assert_eq!(log.read_range(0, 10).unwrap(), entries(1, 0..10, 500));
+}
+
+#[test]
+fn meta_damage_is_reported_not_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = LogStore::open(dir.path()).unwrap();
+        log.save_vote_blocking(Vote::new(2, 1)).unwrap();
+    }
+    let meta = dir.path().join("meta");
+    let mut bytes = fs::read(&meta).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    fs::write(&meta, &bytes).unwrap();
+    let err = LogStore::open(dir.path()).err().expect("must refuse");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+}
