@@ -18,6 +18,7 @@ MAX_OPS_PER_CLIENT = 1000
 OP_WAIT_S = 6.0
 RUN_S = 28.0
 PARTITION_S = 8.0
+PACE_S = RUN_S / MAX_OPS_PER_CLIENT
 INIT = "init"
 
 
@@ -83,9 +84,13 @@ def run_client(p: int, hosts: str, rec: Recorder, stop: threading.Event, seed: i
     client = kazoo_client(hosts, timeout=15.0)
     client.start(timeout=20)
     known_version = {k: 0 for k in range(KEYS)}
+    # The op budget is spread over the whole run: operation n does not start before
+    # start + n * PACE_S. Unpaced, a fast server lets the clients use up their budget before
+    # the faults, and the phases after them record nothing.
+    started = time.monotonic()
     try:
         for n in range(MAX_OPS_PER_CLIENT):
-            if stop.is_set():
+            if stop.wait(max(0.0, started + n * PACE_S - time.monotonic())):
                 return
             # While kazoo reconnects it fails every call at once; waiting (bounded) keeps the
             # history from filling with operations that were never sent.
