@@ -798,7 +798,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // page cache's writeback. A restarted node then re-applies its
         // committed log at once instead of waiting for a leader to tell it
         // the commit index; losing the hint is safe.
-        let bytes = bincode::serialize(&committed).map_err(|e| log_err(ErrorVerb::Write)(other(e)))?;
+        let bytes =
+            bincode::serialize(&committed).map_err(|e| log_err(ErrorVerb::Write)(other(e)))?;
         let mut body = Vec::with_capacity(bytes.len() + 4);
         body.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
         body.extend_from_slice(&bytes);
