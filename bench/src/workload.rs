@@ -714,12 +714,19 @@ async fn load_task(
 }
 
 /// Polls until getData of `path` succeeds; the time it took.
+///
+/// The client retries a refused or dropped connection after at most
+/// `WAIT_READ_RETRY` (not the default backoff of up to 1 s), so the figure
+/// is within about that of the moment the server can serve the read.
 pub async fn wait_read(connect: &str, path: &str, timeout: Duration) -> Result<Duration, Error> {
+    const WAIT_READ_RETRY: Duration = Duration::from_millis(10);
     let start = Instant::now();
     loop {
+        let left = timeout.saturating_sub(start.elapsed());
         let attempt = async {
             let client = Connector::new(connect)
-                .connect_timeout(Duration::from_millis(500))
+                .connect_timeout(left)
+                .reconnect_backoff(WAIT_READ_RETRY)
                 .request_timeout(Duration::from_secs(2))
                 .connect()
                 .await?;
@@ -731,7 +738,7 @@ pub async fn wait_read(connect: &str, path: &str, timeout: Duration) -> Result<D
         match attempt {
             Ok(()) => return Ok(start.elapsed()),
             Err(e) if start.elapsed() >= timeout => return Err(e),
-            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            Err(_) => tokio::time::sleep(WAIT_READ_RETRY).await,
         }
     }
 }

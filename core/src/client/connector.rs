@@ -6,7 +6,7 @@ use std::time::Duration;
 use rand::seq::SliceRandom;
 use tokio::sync::mpsc;
 
-use super::session::{HostPort, SessionConfig, SessionTask};
+use super::session::{HostPort, SessionConfig, SessionTask, BACKOFF_MAX_DEFAULT};
 use super::shared::Shared;
 use super::state::{SessionInfo, SessionState};
 use super::Client;
@@ -49,6 +49,7 @@ pub struct Connector {
     session: Option<SessionInfo>,
     read_only: bool,
     shuffle: bool,
+    backoff_max: Duration,
 }
 
 impl Connector {
@@ -66,6 +67,7 @@ impl Connector {
             session: None,
             read_only: false,
             shuffle: true,
+            backoff_max: BACKOFF_MAX_DEFAULT,
         }
     }
 
@@ -133,6 +135,16 @@ impl Connector {
         self
     }
 
+    /// The longest pause before trying the hosts again once each has
+    /// failed (refused, dropped or timed out) in a row; each pause is
+    /// random between 50 ms (or this, if lower) and this, so that many
+    /// clients do not come back at once. Default 1 s. A tool waiting for a
+    /// server to come up can set it low to notice the server sooner.
+    pub fn reconnect_backoff(mut self, max: Duration) -> Connector {
+        self.backoff_max = max;
+        self
+    }
+
     /// Whether to shuffle the hosts before trying them (default true;
     /// false keeps the connect string's order, for tests).
     pub fn shuffle_hosts(mut self, shuffle: bool) -> Connector {
@@ -171,6 +183,7 @@ impl Connector {
                 read_only: self.read_only,
                 auth: self.auth,
                 resume: self.session,
+                backoff_max: self.backoff_max,
             },
         );
         tokio::spawn(task.run());

@@ -54,8 +54,13 @@ const READ_BATCH_BYTES: usize = 64 * 1024;
 /// Shortest wait for one connection attempt.
 const ATTEMPT_TIMEOUT_MIN: Duration = Duration::from_millis(500);
 
-/// Longest pause after every host failed once.
-const BACKOFF_MAX: Duration = Duration::from_millis(1000);
+/// Default longest pause after every host failed once
+/// ([`Connector::reconnect_backoff`](super::Connector::reconnect_backoff)).
+pub(crate) const BACKOFF_MAX_DEFAULT: Duration = Duration::from_millis(1000);
+
+/// Shortest pause after every host failed once (unless the longest is
+/// set lower).
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
 
 /// What a request's caller gets back from the session task.
 #[derive(Debug)]
@@ -119,6 +124,9 @@ pub(crate) struct SessionConfig {
     pub(crate) read_only: bool,
     pub(crate) auth: Vec<(String, Vec<u8>)>,
     pub(crate) resume: Option<SessionInfo>,
+    /// Longest pause after every host failed once; each pause is random
+    /// between [`BACKOFF_MIN`] (or this, if lower) and this.
+    pub(crate) backoff_max: Duration,
 }
 
 /// How the session ended.
@@ -172,6 +180,7 @@ pub(crate) struct SessionTask {
     session_timeout: Duration,
     read_only: bool,
     auth: Vec<(String, Vec<u8>)>,
+    backoff_max: Duration,
     backlog: VecDeque<Command>,
     xid: i32,
     session: SessionInfo,
@@ -199,6 +208,7 @@ impl SessionTask {
             session_timeout: config.session_timeout,
             read_only: config.read_only,
             auth: config.auth,
+            backoff_max: config.backoff_max,
             backlog: VecDeque::new(),
             xid: 0,
             session,
@@ -308,9 +318,10 @@ impl SessionTask {
             failures_in_round += 1;
             if failures_in_round >= self.hosts.len() {
                 failures_in_round = 0;
-                let pause = BACKOFF_MAX
+                let pause = self
+                    .backoff_max
                     .mul_f64(rand::random::<f64>())
-                    .max(Duration::from_millis(50));
+                    .max(BACKOFF_MIN.min(self.backoff_max));
                 self.queueing(tokio::time::sleep(pause)).await?;
             }
         }

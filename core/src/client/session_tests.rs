@@ -166,6 +166,25 @@ async fn handshake_asks_for_a_new_session() {
 }
 
 #[tokio::test]
+async fn reconnect_backoff_bounds_the_pause_between_failed_rounds() {
+    // 30 dropped connections in a row: with pauses of at most 10 ms the
+    // client gets through well within the deadline; with the default
+    // (random 50 ms to 1 s per failed round, about 15 s for 30) it could not.
+    const DROPS: usize = 30;
+    let fake = Fake::new().await;
+    let connector = Connector::new(&fake.connect_string())
+        .reconnect_backoff(Duration::from_millis(10))
+        .connect_timeout(Duration::from_secs(8));
+    let (client, _conn) = tokio::join!(connector.connect(), async {
+        for _ in 0..DROPS {
+            drop(fake.accept().await);
+        }
+        fake.session(6000).await
+    });
+    assert_eq!(client.unwrap().state(), SessionState::Connected);
+}
+
+#[tokio::test]
 async fn pipelined_replies_match_in_order_and_events_come_first() {
     let fake = Fake::new().await;
     let (client, mut conn) = connect(&fake, Connector::new(&fake.connect_string()), 30_000).await;
