@@ -3,7 +3,6 @@
 //! runs over it too (`raft/tests.rs`).
 
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use openraft::{CommittedLeaderId, EntryPayload};
@@ -44,6 +43,7 @@ fn entries(term: u64, indexes: std::ops::Range<u64>, data_len: usize) -> Vec<Ent
 fn tiny() -> Limits {
     Limits {
         segment_bytes: 2048,
+        step_bytes: 1024,
         cache_bytes: 0,
     }
 }
@@ -112,28 +112,40 @@ fn a_second_process_cannot_open_the_same_log() {
     assert!(err.to_string().contains("already open"), "{err}");
 }
 
+/// End of the frames in segment `first` of an open log.
+fn used(log: &LogStore, first: u64) -> u64 {
+    log.state().segments[&first].len
+}
+
+fn write_at(path: &Path, bytes: &[u8], offset: u64) {
+    fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .write_all_at(bytes, offset)
+        .unwrap();
+}
+
 #[test]
 fn a_torn_append_at_the_end_is_cut_off_and_the_log_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    {
+    let good_len = {
         let log = LogStore::open(dir.path()).unwrap();
         log.append_blocking(entries(1, 0..4, 50)).unwrap();
-    }
+        used(&log, 0)
+    };
     let segment = dir.path().join(segment_name(0));
-    let good_len = fs::metadata(&segment).unwrap().len();
     // Half a frame: a crash in the middle of writing entry 4.
     let mut frame = Vec::new();
     encode_frame(&entry(1, 4, 50), &mut frame).unwrap();
-    fs::OpenOptions::new()
-        .append(true)
-        .open(&segment)
-        .unwrap()
-        .write_all(&frame[..frame.len() / 2])
-        .unwrap();
+    write_at(&segment, &frame[..frame.len() / 2], good_len);
     {
         let log = LogStore::open(dir.path()).unwrap();
         assert_eq!(log.log_state().1, Some(log_id(1, 3)));
-        assert_eq!(fs::metadata(&segment).unwrap().len(), good_len);
+        assert_eq!(used(&log, 0), good_len);
+        // The torn bytes are gone: zeros follow the last entry.
+        let after = fs::read(&segment).unwrap()[good_len as usize..][..frame.len()].to_vec();
+        assert!(after.iter().all(|b| *b == 0));
         log.append_blocking(entries(1, 4..6, 50)).unwrap();
     }
     let log = LogStore::open(dir.path()).unwrap();
@@ -141,15 +153,51 @@ fn a_torn_append_at_the_end_is_cut_off_and_the_log_goes_on() {
 }
 
 #[test]
-fn a_flipped_bit_in_the_last_frame_loses_only_that_unacknowledgeable_tail() {
+fn frames_left_beyond_a_gap_by_a_torn_append_never_come_back() {
+    // A crash mid-append can persist a later page of the write but not an
+    // earlier one: zeros, then valid frames. Recovery must drop those
+    // frames, or a later torn append could make them look like the log's
+    // continuation.
     let dir = tempfile::tempdir().unwrap();
+    let good_len = {
+        let log = LogStore::open(dir.path()).unwrap();
+        log.append_blocking(entries(1, 0..4, 50)).unwrap();
+        used(&log, 0)
+    };
+    let segment = dir.path().join(segment_name(0));
+    let mut frames = Vec::new();
+    for i in 4..7 {
+        encode_frame(&entry(1, i, 50), &mut frames).unwrap();
+    }
+    let first_len = {
+        let mut one = Vec::new();
+        encode_frame(&entry(1, 4, 50), &mut one).unwrap();
+        one.len()
+    };
+    // Entry 4's frame never reached the disk; 5 and 6 did.
+    write_at(&segment, &frames[first_len..], good_len + first_len as u64);
     {
         let log = LogStore::open(dir.path()).unwrap();
-        log.append_blocking(entries(1, 0..3, 50)).unwrap();
+        assert_eq!(log.log_state().1, Some(log_id(1, 3)));
     }
+    // Entry 4 written again, torn after its own frame: 5 and 6 from before
+    // the crash must not follow it.
+    write_at(&segment, &frames[..first_len], good_len);
+    let log = LogStore::open(dir.path()).unwrap();
+    assert_eq!(log.log_state().1, Some(log_id(1, 4)));
+}
+
+#[test]
+fn a_flipped_bit_in_the_last_frame_loses_only_that_unacknowledgeable_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let good_len = {
+        let log = LogStore::open(dir.path()).unwrap();
+        log.append_blocking(entries(1, 0..3, 50)).unwrap();
+        used(&log, 0)
+    };
     let segment = dir.path().join(segment_name(0));
     let mut bytes = fs::read(&segment).unwrap();
-    let last = bytes.len() - 3;
+    let last = good_len as usize - 3;
     bytes[last] ^= 0x40;
     fs::write(&segment, &bytes).unwrap();
     let log = LogStore::open(dir.path()).unwrap();
@@ -175,6 +223,86 @@ fn damage_before_the_last_segment_refuses_to_open() {
         .err()
         .expect("must refuse");
     assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+}
+
+#[test]
+fn zeros_over_entries_before_the_last_segment_refuse_to_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let end_of_first = {
+        let log = LogStore::open_with(dir.path(), tiny()).unwrap();
+        for i in 0..20 {
+            log.append_blocking(entries(1, i..i + 1, 300)).unwrap();
+        }
+        assert!(segment_files(dir.path()).len() >= 3);
+        used(&log, 0)
+    };
+    // The first segment's last frame reads as preallocated space: its
+    // entries would be silently missing if the next segment were not
+    // checked to start right after them.
+    let first = dir.path().join(segment_name(0));
+    write_at(&first, &[0; 8], end_of_first - 8 - 300);
+    let bytes = fs::read(&first).unwrap();
+    let scan = scan_segment(&first, 0).unwrap();
+    assert!(scan.good_len < end_of_first && (scan.good_len as usize) < bytes.len());
+    let err = LogStore::open_with(dir.path(), tiny())
+        .err()
+        .expect("must refuse");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+}
+
+/// Waits (bounded) until the store's spare segment is ready.
+fn wait_for_spare(log: &LogStore) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !matches!(log.state().spare, Spare::Ready { .. }) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no spare segment was prepared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn segments_are_zero_filled_ahead_and_a_spare_becomes_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = tiny();
+    let log = LogStore::open_with(dir.path(), limits).unwrap();
+    // A brand-new log: its first segment gets step_bytes of zeros now.
+    log.append_blocking(entries(1, 0..1, 300)).unwrap();
+    let first = dir.path().join(segment_name(0));
+    assert_eq!(fs::metadata(&first).unwrap().len(), limits.step_bytes);
+    assert_eq!(log.state().segments[&0].capacity, limits.step_bytes);
+    // Past half of it, a spare of segment_bytes is prepared meanwhile.
+    log.append_blocking(entries(1, 1..2, 300)).unwrap();
+    wait_for_spare(&log);
+    let next = {
+        let mut i = 2;
+        while log.state().segments.len() == 1 {
+            log.append_blocking(entries(1, i..i + 1, 300)).unwrap();
+            i += 1;
+        }
+        i - 1
+    };
+    let s = log.state();
+    let seg = &s.segments[&next];
+    assert_eq!(seg.capacity, limits.segment_bytes);
+    let path = dir.path().join(segment_name(next));
+    assert_eq!(fs::metadata(&path).unwrap().len(), limits.segment_bytes);
+    drop(s);
+    assert_eq!(indexes(&log, 0, 100), (0..=next).collect::<Vec<_>>());
+}
+
+#[test]
+fn spare_files_left_by_a_stopped_run_are_removed_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let log = LogStore::open(dir.path()).unwrap();
+        log.append_blocking(entries(1, 0..2, 50)).unwrap();
+    }
+    fs::write(dir.path().join("spare-17"), [0u8; 100]).unwrap();
+    let log = LogStore::open(dir.path()).unwrap();
+    assert!(!dir.path().join("spare-17").exists());
+    assert_eq!(indexes(&log, 0, 100), vec![0, 1]);
 }
 
 #[test]
@@ -303,9 +431,9 @@ fn a_crash_between_purge_mark_and_segment_removal_still_opens() {
 fn reads_mix_disk_and_cache_in_index_order() {
     let dir = tempfile::tempdir().unwrap();
     let limits = Limits {
-        segment_bytes: SEGMENT_BYTES,
         // Room for about three of these entries.
         cache_bytes: 3 * 600,
+        ..Limits::default()
     };
     let log = LogStore::open_with(dir.path(), limits).unwrap();
     for i in 0..10 {
