@@ -10,10 +10,17 @@
 //! membership) and the body's length and crc32, so a torn or bit-flipped file
 //! is detected and skipped. Writing goes tmp file -> fsync -> rename -> fsync
 //! directory, so a crash leaves either the old set of files or the new one.
+//!
+//! The file is written with `O_DIRECT` where the filesystem allows it
+//! ([`write_direct`]): a snapshot of a large tree is hundreds of MB that
+//! would otherwise be copied into fresh page-cache pages (about a fifth of
+//! the server's CPU time under a create load here) and evict what the log
+//! and the readers use.
 //! The newest [`SNAPSHOTS_KEPT`] files are kept, older ones deleted.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -67,6 +74,64 @@ fn parse_name(name: &str) -> Option<(u64, u64)> {
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// Alignment of `O_DIRECT` buffers, offsets and lengths (the largest
+/// logical block size in use).
+const DIRECT_ALIGN: usize = 4096;
+/// Bytes staged per `O_DIRECT` write.
+const DIRECT_CHUNK: usize = 1024 * 1024;
+
+/// Creates `path` with the concatenation of `parts`, synced. Uses
+/// `O_DIRECT` through an aligned staging buffer (the last block is padded,
+/// then the file cut to its length); falls back to buffered writes where
+/// the filesystem refuses `O_DIRECT` (tmpfs).
+pub(crate) fn write_direct(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+    let direct = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path);
+    let file = match direct {
+        Ok(file) => file,
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            let mut f = io::BufWriter::new(File::create_new(path)?);
+            for part in parts {
+                f.write_all(part)?;
+            }
+            return f.into_inner().map_err(|e| e.into_error())?.sync_all();
+        }
+        Err(e) => return Err(e),
+    };
+    // A Vec with room to start an aligned window anywhere in it.
+    let mut staging = vec![0u8; DIRECT_CHUNK + DIRECT_ALIGN];
+    let start = staging.as_ptr().align_offset(DIRECT_ALIGN);
+    let window = &mut staging[start..start + DIRECT_CHUNK];
+    let mut filled = 0;
+    let mut offset = 0u64;
+    let mut total = 0u64;
+    for part in parts {
+        let mut rest = *part;
+        total += rest.len() as u64;
+        while !rest.is_empty() {
+            let n = rest.len().min(DIRECT_CHUNK - filled);
+            window[filled..filled + n].copy_from_slice(&rest[..n]);
+            filled += n;
+            rest = &rest[n..];
+            if filled == DIRECT_CHUNK {
+                file.write_all_at(window, offset)?;
+                offset += DIRECT_CHUNK as u64;
+                filled = 0;
+            }
+        }
+    }
+    if filled > 0 {
+        let padded = filled.div_ceil(DIRECT_ALIGN) * DIRECT_ALIGN;
+        window[filled..padded].fill(0);
+        file.write_all_at(&window[..padded], offset)?;
+    }
+    file.set_len(total)?;
+    file.sync_all()
 }
 
 impl SnapshotFiles {
@@ -148,16 +213,12 @@ impl SnapshotFiles {
             "{name}.{}.tmp",
             self.tmp_counter.fetch_add(1, Ordering::Relaxed)
         ));
-        {
-            let mut f = io::BufWriter::new(File::create(&tmp)?);
-            f.write_all(MAGIC)?;
-            f.write_all(&header_len.to_le_bytes())?;
-            f.write_all(&header)?;
-            f.write_all(&crc32fast::hash(&header).to_le_bytes())?;
-            f.write_all(body)?;
-            let f = f.into_inner().map_err(|e| e.into_error())?;
-            f.sync_all()?;
-        }
+        let mut prefix = Vec::with_capacity(16 + header.len());
+        prefix.extend_from_slice(MAGIC);
+        prefix.extend_from_slice(&header_len.to_le_bytes());
+        prefix.extend_from_slice(&header);
+        prefix.extend_from_slice(&crc32fast::hash(&header).to_le_bytes());
+        write_direct(&tmp, &[&prefix, body])?;
         fs::rename(&tmp, self.dir.join(&name))?;
         sync_dir(&self.dir)?;
         {
@@ -227,4 +288,28 @@ pub(crate) fn read_file(path: &Path) -> io::Result<(SnapshotMeta, Vec<u8>)> {
         return Err(invalid("body crc mismatch"));
     }
     Ok((header.meta, body.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_writes_keep_every_byte_of_unaligned_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        // Sizes around the staging chunk and the alignment, so the last
+        // block is padded and cut off again.
+        let parts: Vec<Vec<u8>> = [17usize, DIRECT_CHUNK * 2 + 513, DIRECT_ALIGN - 1, 0, 5]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (0..*n).map(|b| (b * 31 + i) as u8).collect())
+            .collect();
+        let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+        let path = dir.path().join("f");
+        write_direct(&path, &refs).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), parts.concat());
+        // It never overwrites: snapshot files are created once.
+        let err = write_direct(&path, &refs).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+    }
 }
