@@ -76,7 +76,7 @@ fn entries_vote_and_purge_mark_survive_reopening() {
         log.append_blocking(entries(1, 0..5, 100)).unwrap();
         log.append_blocking(entries(2, 5..8, 100)).unwrap();
         log.save_vote_blocking(vote).unwrap();
-        log.purge_blocking(log_id(1, 2)).unwrap();
+        log.purge_blocking(log_id(1, 2), false).unwrap();
         // Served from the cache: the same entries that were appended.
         let read = log.read_range(0, 100).unwrap();
         assert_eq!(
@@ -152,6 +152,20 @@ fn a_torn_append_at_the_end_is_cut_off_and_the_log_goes_on() {
     assert_eq!(indexes(&log, 0, 100), (0..6).collect::<Vec<_>>());
 }
 
+/// Frames for `entries` as an append to a segment with `salt` writes them,
+/// with the length of each.
+fn sealed_frames(entries: &[Entry], salt: u64) -> (Vec<u8>, Vec<usize>) {
+    let mut buf = Vec::new();
+    let mut lens = Vec::new();
+    for e in entries {
+        let start = buf.len();
+        encode_frame(e, &mut buf).unwrap();
+        seal_frame(&mut buf[start..], salt);
+        lens.push(buf.len() - start);
+    }
+    (buf, lens)
+}
+
 #[test]
 fn frames_left_beyond_a_gap_by_a_torn_append_never_come_back() {
     // A crash mid-append can persist a later page of the write but not an
@@ -159,32 +173,43 @@ fn frames_left_beyond_a_gap_by_a_torn_append_never_come_back() {
     // frames, or a later torn append could make them look like the log's
     // continuation.
     let dir = tempfile::tempdir().unwrap();
-    let good_len = {
+    let (good_len, salt) = {
         let log = LogStore::open(dir.path()).unwrap();
         log.append_blocking(entries(1, 0..4, 50)).unwrap();
-        used(&log, 0)
+        let salt = log.state().segments[&0].salt;
+        (used(&log, 0), salt)
     };
     let segment = dir.path().join(segment_name(0));
-    let mut frames = Vec::new();
-    for i in 4..7 {
-        encode_frame(&entry(1, i, 50), &mut frames).unwrap();
-    }
-    let first_len = {
-        let mut one = Vec::new();
-        encode_frame(&entry(1, 4, 50), &mut one).unwrap();
-        one.len()
-    };
+    let (frames, lens) = sealed_frames(&entries(1, 4..7, 50), salt);
     // Entry 4's frame never reached the disk; 5 and 6 did.
-    write_at(&segment, &frames[first_len..], good_len + first_len as u64);
+    write_at(&segment, &frames[lens[0]..], good_len + lens[0] as u64);
     {
         let log = LogStore::open(dir.path()).unwrap();
         assert_eq!(log.log_state().1, Some(log_id(1, 3)));
     }
     // Entry 4 written again, torn after its own frame: 5 and 6 from before
     // the crash must not follow it.
-    write_at(&segment, &frames[..first_len], good_len);
+    write_at(&segment, &frames[..lens[0]], good_len);
     let log = LogStore::open(dir.path()).unwrap();
     assert_eq!(log.log_state().1, Some(log_id(1, 4)));
+}
+
+#[test]
+fn frames_of_a_recycled_files_previous_use_never_check_out() {
+    // Valid frames of an earlier incarnation of the file (another salt)
+    // right after the last entry: the log must end at the last entry.
+    let dir = tempfile::tempdir().unwrap();
+    let good_len = {
+        let log = LogStore::open(dir.path()).unwrap();
+        log.append_blocking(entries(1, 0..4, 50)).unwrap();
+        let salt = log.state().segments[&0].salt;
+        let (frames, _) = sealed_frames(&entries(1, 4..6, 50), salt ^ 1);
+        write_at(&dir.path().join(segment_name(0)), &frames, used(&log, 0));
+        used(&log, 0)
+    };
+    let log = LogStore::open(dir.path()).unwrap();
+    assert_eq!(log.log_state().1, Some(log_id(1, 3)));
+    assert_eq!(used(&log, 0), good_len);
 }
 
 #[test]
@@ -351,6 +376,96 @@ fn truncation_cuts_across_segments_and_the_log_continues_from_there() {
 }
 
 #[test]
+fn purged_segments_are_deleted_in_the_background_after_the_mark_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = LogStore::open_with(dir.path(), tiny()).unwrap();
+    for i in 0..20 {
+        log.append_blocking(entries(1, i..i + 1, 300)).unwrap();
+    }
+    let before = segment_files(dir.path());
+    log.purge_blocking(log_id(1, 9), true).unwrap();
+    // The mark is on disk when purge returns; the files go soon after.
+    assert_eq!(read_meta(dir.path()).unwrap().purged, Some(log_id(1, 9)));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let expected: Vec<String> = before
+        .iter()
+        .filter(|name| {
+            log.state()
+                .segments
+                .keys()
+                .any(|f| segment_name(*f) == **name)
+        })
+        .cloned()
+        .collect();
+    assert!(expected.len() < before.len());
+    while segment_files(dir.path()) != expected {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "purged segments stay on disk"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert_eq!(indexes(&log, 0, 100), (10..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_purged_full_segment_is_recycled_as_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let limits = tiny();
+    let log = LogStore::open_with(dir.path(), limits).unwrap();
+    let mut next = 0;
+    let append = |log: &LogStore, next: &mut u64, n: u64| {
+        for _ in 0..n {
+            log.append_blocking(entries(1, *next..*next + 1, 300))
+                .unwrap();
+            *next += 1;
+        }
+    };
+    // Fill segments until one of full size exists, then more after it.
+    append(&log, &mut next, 2);
+    wait_for_spare(&log);
+    append(&log, &mut next, 20);
+    let full: Vec<u64> = {
+        let s = log.state();
+        s.segments
+            .iter()
+            .filter(|(_, seg)| seg.capacity == limits.segment_bytes)
+            .map(|(f, _)| *f)
+            .collect()
+    };
+    assert!(full.len() >= 2, "{full:?}");
+    // Purge through the first full segment, with no spare ready.
+    let last_in_it = full[1] - 1;
+    log.state().spare = Spare::None;
+    log.purge_blocking(log_id(1, last_in_it), false).unwrap();
+    let spare_path = match &log.state().spare {
+        Spare::Ready { path, bytes, .. } => {
+            assert_eq!(*bytes, limits.segment_bytes);
+            path.clone()
+        }
+        _ => panic!("the purged segment did not become the spare"),
+    };
+    assert!(spare_path.exists());
+    assert!(!dir.path().join(segment_name(full[0])).exists());
+    // Appending on rolls into it; its old frames never show.
+    let before = next;
+    while log.state().segments.keys().all(|f| *f < before) {
+        append(&log, &mut next, 1);
+    }
+    assert!(!spare_path.exists());
+    assert_eq!(
+        indexes(&log, 0, 1000),
+        (last_in_it + 1..next).collect::<Vec<_>>()
+    );
+    drop(log);
+    let log = LogStore::open_with(dir.path(), limits).unwrap();
+    assert_eq!(
+        indexes(&log, 0, 1000),
+        (last_in_it + 1..next).collect::<Vec<_>>()
+    );
+}
+
+#[test]
 fn purging_deletes_whole_segments_only() {
     let dir = tempfile::tempdir().unwrap();
     let log = LogStore::open_with(dir.path(), tiny()).unwrap();
@@ -358,7 +473,7 @@ fn purging_deletes_whole_segments_only() {
         log.append_blocking(entries(1, i..i + 1, 300)).unwrap();
     }
     let before = segment_files(dir.path());
-    log.purge_blocking(log_id(1, 9)).unwrap();
+    log.purge_blocking(log_id(1, 9), false).unwrap();
     let after = segment_files(dir.path());
     assert!(after.len() < before.len(), "{before:?} -> {after:?}");
     // The segment holding 10 is still there, and the first kept one.
@@ -378,7 +493,7 @@ fn purging_past_the_end_then_appending_starts_a_new_segment() {
     {
         let log = LogStore::open(dir.path()).unwrap();
         log.append_blocking(entries(1, 0..10, 20)).unwrap();
-        log.purge_blocking(log_id(3, 100)).unwrap();
+        log.purge_blocking(log_id(3, 100), false).unwrap();
         assert_eq!(
             log.log_state(),
             (Some(log_id(3, 100)), Some(log_id(3, 100)))
