@@ -4,11 +4,10 @@ use std::time::{Duration, Instant};
 
 use crate::client::{Client, CreateOptions};
 use crate::error::{Error, Result};
-use crate::proto::EventType;
 
 use super::protected::{
-    delete_quietly, end_error, ensure_containers, is_transient, join, random_uuid, retrying,
-    wait_connected, RETRIES_MAX,
+    delete_quietly, ensure_containers, is_transient, join, random_uuid, retrying, wait_connected,
+    wait_for_watch, RETRIES_MAX,
 };
 
 /// Curator's name of the node that opens the barrier.
@@ -78,20 +77,7 @@ impl DoubleBarrier {
                 Err(err) => return Err(err),
             }
         }
-        let event = match deadline {
-            None => ready_watch.changed().await,
-            Some(deadline) => {
-                let deadline = tokio::time::Instant::from_std(deadline);
-                match tokio::time::timeout_at(deadline, ready_watch.changed()).await {
-                    Ok(event) => event,
-                    Err(_) => return Ok(false),
-                }
-            }
-        };
-        if event.event_type == EventType::None {
-            return Err(end_error(self.client.state()));
-        }
-        Ok(true)
+        wait_for_watch(&self.client, ready_watch, deadline).await
     }
 
     async fn create_ours(&self) -> Result<()> {
@@ -166,18 +152,8 @@ impl DoubleBarrier {
             if stat.is_none() {
                 continue;
             }
-            let event = match deadline {
-                None => watcher.changed().await,
-                Some(deadline) => {
-                    let deadline = tokio::time::Instant::from_std(deadline);
-                    match tokio::time::timeout_at(deadline, watcher.changed()).await {
-                        Ok(event) => event,
-                        Err(_) => return Ok(false),
-                    }
-                }
-            };
-            if event.event_type == EventType::None {
-                return Err(end_error(self.client.state()));
+            if !wait_for_watch(&self.client, watcher, deadline).await? {
+                return Ok(false);
             }
         }
         delete_quietly(&self.client, &join(&self.path, READY_NODE)).await?;

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::proto::CreateMode;
 
 use super::lease::Lease;
-use super::protected::{create_protected, join, name_of, retrying};
+use super::protected::{create_protected, join, name_of, retrying, wait_for_watch};
 
 /// Which contenders may hold at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -135,20 +135,11 @@ impl LockQueue {
             };
             let watched = join(&self.path, &children[ahead]);
             match retrying(&self.client, || self.client.get_and_watch_data(&watched)).await {
-                Ok((_, _, watcher)) => match deadline {
-                    None => {
-                        watcher.changed().await;
+                Ok((_, _, watcher)) => {
+                    if !wait_for_watch(&self.client, watcher, deadline).await? {
+                        return Ok(false);
                     }
-                    Some(deadline) => {
-                        let deadline = tokio::time::Instant::from_std(deadline);
-                        if tokio::time::timeout_at(deadline, watcher.changed())
-                            .await
-                            .is_err()
-                        {
-                            return Ok(false);
-                        }
-                    }
-                },
+                }
                 // Gone already: look again.
                 Err(Error::NoNode { .. }) => {}
                 Err(err) => return Err(err),

@@ -9,9 +9,9 @@
 
 use std::time::Duration;
 
-use crate::client::{Client, CreateOptions, SessionState, Stat};
+use crate::client::{Client, CreateOptions, OneshotWatcher, SessionState, Stat};
 use crate::error::{Error, Result};
-use crate::proto::CreateMode;
+use crate::proto::{CreateMode, EventType};
 
 /// Curator's prefix of protected node names (`ProtectedUtils.PROTECTED_PREFIX`).
 pub const PROTECTED_PREFIX: &str = "_c_";
@@ -66,6 +66,31 @@ pub(crate) fn end_error(state: SessionState) -> Error {
         SessionState::AuthFailed => Error::AuthFailed,
         _ => Error::ClientClosed,
     }
+}
+
+/// Waits for a one-shot watch to fire, until `deadline` if there is one:
+/// `Ok(true)` once it fired, `Ok(false)` if the deadline came first. A watch
+/// that ends because the client ended (session expired, closed) gives that
+/// end as the error.
+pub(crate) async fn wait_for_watch(
+    client: &Client,
+    watcher: OneshotWatcher,
+    deadline: Option<std::time::Instant>,
+) -> Result<bool> {
+    let event = match deadline {
+        None => watcher.changed().await,
+        Some(deadline) => {
+            let deadline = tokio::time::Instant::from_std(deadline);
+            match tokio::time::timeout_at(deadline, watcher.changed()).await {
+                Ok(event) => event,
+                Err(_) => return Ok(false),
+            }
+        }
+    };
+    if event.event_type == EventType::None {
+        return Err(end_error(client.state()));
+    }
+    Ok(true)
 }
 
 /// Waits until the client is connected (at most the session timeout plus

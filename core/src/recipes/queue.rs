@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use crate::client::{Client, CreateOptions};
 use crate::error::{Error, Result};
-use crate::proto::{CreateMode, EventType};
+use crate::proto::CreateMode;
 
 use super::protected::{
-    end_error, ensure_containers, is_transient, join, parent_of, retrying, wait_connected,
+    ensure_containers, is_transient, join, parent_of, retrying, wait_connected, wait_for_watch,
     RETRIES_MAX,
 };
 
@@ -236,18 +236,8 @@ impl Queue {
             let Some(watcher) = watcher else {
                 return Ok(None);
             };
-            let event = match deadline {
-                None => watcher.changed().await,
-                Some(deadline) => {
-                    let deadline = tokio::time::Instant::from_std(deadline);
-                    match tokio::time::timeout_at(deadline, watcher.changed()).await {
-                        Ok(event) => event,
-                        Err(_) => return Ok(None),
-                    }
-                }
-            };
-            if event.event_type == EventType::None {
-                return Err(end_error(self.client.state()));
+            if !wait_for_watch(&self.client, watcher, deadline).await? {
+                return Ok(None);
             }
         }
     }

@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::proto::{CreateMode, EventType};
+use crate::proto::CreateMode;
 
 use super::lease::Lease;
 use super::mutex::Mutex;
-use super::protected::{create_protected, end_error, join, name_of, retrying};
+use super::protected::{create_protected, join, name_of, retrying, wait_for_watch};
 
 /// Curator's lease node name (`InterProcessSemaphoreV2.LEASE_BASE_NAME`).
 pub const LEASE_NAME: &str = "lease-";
@@ -117,21 +117,9 @@ impl Semaphore {
             if children.len() <= self.max_leases {
                 return Ok(Some(lease));
             }
-            let event = match deadline {
-                None => watcher.changed().await,
-                Some(deadline) => {
-                    let deadline = tokio::time::Instant::from_std(deadline);
-                    match tokio::time::timeout_at(deadline, watcher.changed()).await {
-                        Ok(event) => event,
-                        Err(_) => {
-                            lease.release().await?;
-                            return Ok(None);
-                        }
-                    }
-                }
-            };
-            if event.event_type == EventType::None {
-                return Err(end_error(self.client.state()));
+            if !wait_for_watch(&self.client, watcher, deadline).await? {
+                lease.release().await?;
+                return Ok(None);
             }
         }
     }
