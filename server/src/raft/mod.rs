@@ -19,7 +19,7 @@
 //!   (`log_store.rs`);
 //! - `snapshots/snapshot-<term>-<index>.bin`: the application state every
 //!   [`RaftConfig::snapshot_every_entries`] entries or once the log since
-//!   the last one outgrows it, the newest two kept
+//!   the last one outgrows the state, the newest two kept
 //!   (`snapshot_files.rs`); the log is purged behind them, keeping
 //!   [`RaftConfig::logs_kept_after_snapshot`] entries.
 //!
@@ -78,6 +78,13 @@ pub trait Application: Send + Sync + 'static {
     /// snapshot file, before any apply) and when a lagging follower installs
     /// the leader's snapshot. An error here is fatal to the node.
     fn restore(&self, snapshot: &[u8]) -> Result<(), String>;
+    /// About how many bytes a snapshot of the current state would take.
+    /// A snapshot is due once the log since the last one is this large
+    /// (and at least `snapshot_log_bytes_min`). The default, 0, leaves only
+    /// the minimum.
+    fn state_bytes(&self) -> u64 {
+        0
+    }
     /// Sessions seen alive by another server (ZooKeeper's follower pings),
     /// delivered on the leader. The default ignores them.
     fn session_activity(&self, _session_ids: &[i64]) {}
@@ -97,8 +104,8 @@ pub struct RaftConfig {
     /// Take a snapshot after this many entries since the last one...
     pub snapshot_every_entries: u64,
     /// ...or once the transactions logged since the last one carry as many
-    /// bytes as that snapshot has, and at least this many (see
-    /// `state_machine::SnapshotDue`).
+    /// bytes as a snapshot of the state now would, and at least this many
+    /// (see `state_machine::SnapshotDue`).
     pub snapshot_log_bytes_min: u64,
     /// Log entries kept behind the newest snapshot, so lagging followers
     /// catch up from the log and not a snapshot. Keep it >= 1000
@@ -120,8 +127,9 @@ pub struct RaftConfig {
 
 impl RaftConfig {
     /// Defaults for `node_id` with data in `data_dir`: snapshot every 10,000
-    /// entries or when the log since the last snapshot is as large as it
-    /// (at least 64 MiB), 1,000 entries kept behind it, election timeout 1–2 s,
+    /// entries or when the log since the last snapshot is as large as the
+    /// state (at least 64 MiB), 1,000 entries kept behind it, election
+    /// timeout 1–2 s,
     /// heartbeat 250 ms (STACK.md pitfall 2: shorter timeouts lose
     /// leadership under load on small machines).
     pub fn new(node_id: u64, data_dir: impl Into<PathBuf>) -> Self {

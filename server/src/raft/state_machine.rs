@@ -26,8 +26,11 @@ pub(crate) struct StateMachine {
 }
 
 /// When to take the next snapshot: after `every_entries` log entries, or
-/// once the log written since the last snapshot is as large as that
-/// snapshot (and at least `log_bytes_min`). The second rule keeps the work
+/// once the log written since the last snapshot is as large as a snapshot
+/// of the state now would be ([`Application::state_bytes`]), and at least
+/// `log_bytes_min`. (Against the state now, not the last snapshot: after a
+/// large state is deleted, a log as large as its old snapshot would be
+/// replayed and purged for nothing.) The second rule keeps the work
 /// of snapshotting proportional to the write volume (a big state is not
 /// rewritten every few seconds under a heavy write load) while still
 /// bounding the log a restart replays to about the size of the state.
@@ -38,7 +41,6 @@ pub(crate) struct SnapshotDue {
     log_bytes_min: u64,
     entries: AtomicU64,
     bytes: AtomicU64,
-    last_snapshot_bytes: AtomicU64,
     due: tokio::sync::Notify,
 }
 
@@ -49,18 +51,18 @@ impl SnapshotDue {
             log_bytes_min,
             entries: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
-            last_snapshot_bytes: AtomicU64::new(0),
             due: tokio::sync::Notify::new(),
         }
     }
 
-    fn applied(&self, bytes: u64) {
+    /// One entry of `bytes` applied; `state_bytes` (asked only once the log
+    /// since the last snapshot passes the minimum) estimates the size of a
+    /// snapshot of the state now.
+    fn applied(&self, bytes: u64, state_bytes: impl FnOnce() -> u64) {
         let entries = self.entries.fetch_add(1, Ordering::Relaxed) + 1;
         let bytes = self.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
-        let bytes_due = self
-            .log_bytes_min
-            .max(self.last_snapshot_bytes.load(Ordering::Relaxed));
-        if entries >= self.every_entries || bytes >= bytes_due {
+        if entries >= self.every_entries || (bytes >= self.log_bytes_min && bytes >= state_bytes())
+        {
             self.due.notify_one();
         }
     }
@@ -69,17 +71,6 @@ impl SnapshotDue {
     fn started(&self) {
         self.entries.store(0, Ordering::Relaxed);
         self.bytes.store(0, Ordering::Relaxed);
-    }
-
-    /// The snapshot's size, once known.
-    fn sized(&self, snapshot_bytes: u64) {
-        self.last_snapshot_bytes
-            .store(snapshot_bytes, Ordering::Relaxed);
-    }
-
-    fn taken(&self, snapshot_bytes: u64) {
-        self.started();
-        self.sized(snapshot_bytes);
     }
 
     /// Resolves when a snapshot is due.
@@ -120,7 +111,7 @@ impl StateMachine {
                 .restore(&body)
                 .map_err(|e| format!("restoring snapshot {}: {e}", file_name(&meta)))?;
             tracing::info!(snapshot = %file_name(&meta), "restored snapshot");
-            sm.policy.taken(body.len() as u64);
+            sm.policy.started();
             sm.last_applied = meta.last_log_id;
             sm.membership = meta.last_membership;
         }
@@ -138,7 +129,6 @@ pub(crate) struct SnapshotBuilder {
     meta: SnapshotMeta,
     source: Option<SnapshotSource>,
     files: Arc<SnapshotFiles>,
-    policy: Arc<SnapshotDue>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
@@ -156,7 +146,6 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         })
         .await
         .map_err(snapshot_err(ErrorVerb::Write))?;
-        self.policy.sized(body.len() as u64);
         tracing::info!(snapshot = %file_name(&meta), bytes = body.len(),
             ms = started.elapsed().as_millis() as u64,
             "snapshot serialized and written (applying went on meanwhile)");
@@ -194,7 +183,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 EntryPayload::Normal(batch) => {
                     let bytes = batch.txns.iter().map(|t| t.payload_bytes() as u64).sum();
                     let outcome = self.app.apply(batch);
-                    self.policy.applied(bytes);
+                    let app = &self.app;
+                    self.policy.applied(bytes, || app.state_bytes());
                     outcome
                 }
                 EntryPayload::Membership(m) => {
@@ -230,7 +220,6 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             },
             source: Some(source),
             files: self.files.clone(),
-            policy: self.policy.clone(),
         }
     }
 
@@ -260,7 +249,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             )
         })?;
         tracing::info!(snapshot = %file_name(meta), "installed snapshot from leader");
-        self.policy.taken(body.len() as u64);
+        self.policy.started();
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
         Ok(())
@@ -293,26 +282,27 @@ mod tests {
     }
 
     #[test]
-    fn snapshot_is_due_by_entries_or_by_log_bytes_against_the_last_snapshot() {
+    fn snapshot_is_due_by_entries_or_by_log_bytes_against_the_state_size() {
         let policy = SnapshotDue::new(3, 100);
-        policy.applied(10);
-        policy.applied(10);
+        policy.applied(10, || 0);
+        policy.applied(10, || 0);
         assert!(!due(&policy));
-        policy.applied(10);
+        policy.applied(10, || 0);
         assert!(due(&policy), "third entry");
 
-        // After a 1,000-byte snapshot the byte rule waits for 1,000 bytes
-        // of log, not the 100-byte minimum.
+        // With a 1,000-byte state the byte rule waits for 1,000 bytes of
+        // log, not the 100-byte minimum.
         let policy = SnapshotDue::new(1_000, 100);
-        policy.taken(1_000);
-        policy.applied(600);
+        policy.applied(600, || 1_000);
         assert!(!due(&policy));
-        policy.applied(400);
-        assert!(due(&policy), "log as large as the snapshot");
-        policy.taken(10);
-        policy.applied(99);
+        policy.applied(400, || 1_000);
+        assert!(due(&policy), "log as large as the state");
+        // The state shrank (its nodes deleted): the log it takes follows
+        // the state now, not the size of the last snapshot.
+        policy.started();
+        policy.applied(99, || panic!("not asked below the minimum"));
         assert!(!due(&policy), "below the minimum");
-        policy.applied(1);
-        assert!(due(&policy), "minimum reached");
+        policy.applied(1, || 10);
+        assert!(due(&policy), "minimum reached, state small");
     }
 }
