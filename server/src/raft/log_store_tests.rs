@@ -126,14 +126,22 @@ fn write_at(path: &Path, bytes: &[u8], offset: u64) {
         .unwrap();
 }
 
+/// A log in a new directory holding entries `0..n` (term 1, 50 bytes of
+/// data each), closed again: the directory, the end of the frames in
+/// segment 0 and that segment's salt.
+fn closed_log(n: u64) -> (tempfile::TempDir, u64, u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = LogStore::open(dir.path()).unwrap();
+    log.append_blocking(entries(1, 0..n, 50)).unwrap();
+    let salt = log.state().segments[&0].salt;
+    let good_len = used(&log, 0);
+    drop(log);
+    (dir, good_len, salt)
+}
+
 #[test]
 fn a_torn_append_at_the_end_is_cut_off_and_the_log_goes_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let good_len = {
-        let log = LogStore::open(dir.path()).unwrap();
-        log.append_blocking(entries(1, 0..4, 50)).unwrap();
-        used(&log, 0)
-    };
+    let (dir, good_len, _) = closed_log(4);
     let segment = dir.path().join(segment_name(0));
     // Half a frame: a crash in the middle of writing entry 4.
     let mut frame = Vec::new();
@@ -172,13 +180,7 @@ fn frames_left_beyond_a_gap_by_a_torn_append_never_come_back() {
     // earlier one: zeros, then valid frames. Recovery must drop those
     // frames, or a later torn append could make them look like the log's
     // continuation.
-    let dir = tempfile::tempdir().unwrap();
-    let (good_len, salt) = {
-        let log = LogStore::open(dir.path()).unwrap();
-        log.append_blocking(entries(1, 0..4, 50)).unwrap();
-        let salt = log.state().segments[&0].salt;
-        (used(&log, 0), salt)
-    };
+    let (dir, good_len, salt) = closed_log(4);
     let segment = dir.path().join(segment_name(0));
     let (frames, lens) = sealed_frames(&entries(1, 4..7, 50), salt);
     // Entry 4's frame never reached the disk; 5 and 6 did.
@@ -198,15 +200,9 @@ fn frames_left_beyond_a_gap_by_a_torn_append_never_come_back() {
 fn frames_of_a_recycled_files_previous_use_never_check_out() {
     // Valid frames of an earlier incarnation of the file (another salt)
     // right after the last entry: the log must end at the last entry.
-    let dir = tempfile::tempdir().unwrap();
-    let good_len = {
-        let log = LogStore::open(dir.path()).unwrap();
-        log.append_blocking(entries(1, 0..4, 50)).unwrap();
-        let salt = log.state().segments[&0].salt;
-        let (frames, _) = sealed_frames(&entries(1, 4..6, 50), salt ^ 1);
-        write_at(&dir.path().join(segment_name(0)), &frames, used(&log, 0));
-        used(&log, 0)
-    };
+    let (dir, good_len, salt) = closed_log(4);
+    let (frames, _) = sealed_frames(&entries(1, 4..6, 50), salt ^ 1);
+    write_at(&dir.path().join(segment_name(0)), &frames, good_len);
     let log = LogStore::open(dir.path()).unwrap();
     assert_eq!(log.log_state().1, Some(log_id(1, 3)));
     assert_eq!(used(&log, 0), good_len);
@@ -214,12 +210,7 @@ fn frames_of_a_recycled_files_previous_use_never_check_out() {
 
 #[test]
 fn a_flipped_bit_in_the_last_frame_loses_only_that_unacknowledgeable_tail() {
-    let dir = tempfile::tempdir().unwrap();
-    let good_len = {
-        let log = LogStore::open(dir.path()).unwrap();
-        log.append_blocking(entries(1, 0..3, 50)).unwrap();
-        used(&log, 0)
-    };
+    let (dir, good_len, _) = closed_log(3);
     let segment = dir.path().join(segment_name(0));
     let mut bytes = fs::read(&segment).unwrap();
     let last = good_len as usize - 3;
