@@ -126,12 +126,24 @@ test('sequential nodes count creates of the parent', async () => {
 
 test('ephemeral nodes belong to the session and go with it', async () => {
   const owner = await connect(server.hosts);
-  const zk = await client();
-  await call(owner, 'create', '/n-eph', null, OPEN, CreateMode.EPHEMERAL);
-  const stat = await call(zk, 'exists', '/n-eph');
-  assert.deepEqual(stat.ephemeralOwner, owner.getSessionId());
-  await close(owner);
-  await waitFor(async () => (await call(zk, 'exists', '/n-eph')) === null, 10000, 'ephemeral removed');
+  let ownerOpen = true;
+  try {
+    const zk = await client();
+    await call(owner, 'create', '/n-eph', null, OPEN, CreateMode.EPHEMERAL);
+    // In an ensemble the other session may be on a server that applies the create a moment
+    // later: ZooKeeper orders each session's view, it does not make one session's write
+    // visible to every other session at once.
+    let stat = null;
+    await waitFor(async () => (stat = await call(zk, 'exists', '/n-eph')) !== null, 10000,
+      'ephemeral seen by another session');
+    assert.deepEqual(stat.ephemeralOwner, owner.getSessionId());
+    await close(owner);
+    ownerOpen = false;
+    await waitFor(async () => (await call(zk, 'exists', '/n-eph')) === null, 10000, 'ephemeral removed');
+  } finally {
+    // An open session would keep node (and the suite) from exiting after a failure.
+    if (ownerOpen) await close(owner);
+  }
 });
 
 test('watches fire once with the right event', async () => {
