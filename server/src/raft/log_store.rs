@@ -17,9 +17,11 @@
 //!
 //! The salt is new each time a file becomes a segment, so frames left in a
 //! **recycled** file from its previous use never check out: purged segments
-//! are renamed into the next spare instead of being deleted (deleting a
-//! 64 MiB file took 15-30 ms on this `discard`-mounted disk and stalled the
-//! appends; a recycled file also needs no zero-filling).
+//! are renamed into spares (up to [`SPARES_KEPT`]) instead of being deleted
+//! (deleting a 64 MiB file took 15-30 ms on this `discard`-mounted disk and
+//! stalled the appends; a recycled file also needs no zero-filling). Under
+//! steady load the same few files go round: nothing is zero-filled or
+//! deleted.
 //!
 //! Entries in a segment have consecutive indexes from the one in its name.
 //! An append writes every entry of the call as one `pwrite` at the end of the
@@ -34,9 +36,10 @@
 //! that halves the sync (90 KB `pwrite` + `fdatasync`: p50 177 us vs 309 us
 //! idle, 104-127 us vs 216-278 us with both cores busy; see
 //! docs/benchmarks.md). A segment is closed once its preallocated space is
-//! used. The next one is normally a spare of [`SEGMENT_BYTES`] that a
-//! background thread zero-filled while the active segment filled up; if
-//! none is ready, the appender creates one of [`PREALLOC_STEP_BYTES`]
+//! used. The next one is normally a recycled segment, or a spare of
+//! [`SEGMENT_BYTES`] that a background thread zero-filled while the active
+//! segment filled up (when none was ready past its half); if none is
+//! ready, the appender creates one of [`PREALLOC_STEP_BYTES`]
 //! itself. A segment file only gets its `wal-` name once its header is
 //! durable (written into the spare, synced, then renamed; directory
 //! synced), so a `wal-` file never has a missing header. Zeros end the
@@ -88,6 +91,13 @@ pub(crate) const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// preallocate itself (a brand-new log, no spare ready, after a restart):
 /// small enough not to hold up the append or the start for long.
 pub(crate) const PREALLOC_STEP_BYTES: u64 = 4 * 1024 * 1024;
+/// Spare segment files kept ready. Two, so that in steady state (a purge
+/// frees about one segment per segment filled) every purged segment is
+/// recycled and nothing is zero-filled or deleted: with room for only one,
+/// the spare zero-filled while a segment filled up was usually still unused
+/// when the next purge came, so the purged 64 MiB file was deleted (15-20
+/// ms of discards here) and another 64 MiB zero-filled, for every segment.
+pub(crate) const SPARES_KEPT: usize = 2;
 /// Encoded bytes of recent entries kept decoded in memory.
 pub(crate) const CACHE_BYTES: usize = 4 * 1024 * 1024;
 /// The largest frame body accepted when reading (a batch is capped at 4 MiB
@@ -174,20 +184,18 @@ struct State {
     /// `committed`: the last known commit index, a hint (see
     /// `save_committed`).
     committed_file: File,
-    spare: Spare,
+    /// Files ready to become the next segments (at most [`SPARES_KEPT`]).
+    spares: Vec<Spare>,
+    /// Whether a background thread is zero-filling one.
+    preparing_spare: bool,
 }
 
-/// The zero-filled file the next segment will be made from.
-enum Spare {
-    None,
-    /// A background thread is zero-filling one.
-    Preparing,
-    /// Zero-filled, or a purged segment being recycled.
-    Ready {
-        file: Arc<File>,
-        path: PathBuf,
-        bytes: u64,
-    },
+/// A file the next segment can be made from: zero-filled, or a purged
+/// segment being recycled.
+struct Spare {
+    file: Arc<File>,
+    path: PathBuf,
+    bytes: u64,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -612,7 +620,8 @@ impl LogStore {
                 .read(true)
                 .write(true)
                 .open(dir.join("committed"))?,
-            spare: Spare::None,
+            spares: Vec::new(),
+            preparing_spare: false,
         };
         let mut prev_next_index: Option<u64> = None;
         for (i, &first) in firsts.iter().enumerate() {
@@ -828,30 +837,27 @@ impl LogStore {
             s.entries.insert(e.log_id.index, loc);
             s.cache_push(e, size as usize, self.shared.limits.cache_bytes);
         }
-        if half_full && matches!(s.spare, Spare::None) {
+        if half_full && s.spares.is_empty() && !s.preparing_spare {
             self.start_spare(&mut s);
         }
         Ok(())
     }
 
-    /// A new segment starting at `first`: the ready spare, else one with
+    /// A new segment starting at `first`: a ready spare, else one with
     /// [`Limits::step_bytes`] of zeroed space made now.
     fn new_segment(&self, s: &mut State, first: u64) -> io::Result<Segment> {
         let dir = &self.shared.dir;
-        match std::mem::replace(&mut s.spare, Spare::None) {
-            Spare::Ready { file, path, bytes } => install_segment(dir, file, &path, bytes, first),
-            other => {
-                tracing::debug!(
-                    first,
-                    "no spare log segment ready: zero-filling a small one now"
-                );
-                s.spare = other;
-                let path = spare_path(dir);
-                let bytes = self.shared.limits.step_bytes;
-                let file = prepare_spare(&path, bytes)?;
-                install_segment(dir, Arc::new(file), &path, bytes, first)
-            }
+        if let Some(Spare { file, path, bytes }) = s.spares.pop() {
+            return install_segment(dir, file, &path, bytes, first);
         }
+        tracing::debug!(
+            first,
+            "no spare log segment ready: zero-filling a small one now"
+        );
+        let path = spare_path(dir);
+        let bytes = self.shared.limits.step_bytes;
+        let file = prepare_spare(&path, bytes)?;
+        install_segment(dir, Arc::new(file), &path, bytes, first)
     }
 
     /// Starts zero-filling a spare segment of [`Limits::segment_bytes`] on a
@@ -869,28 +875,25 @@ impl LogStore {
                     return;
                 };
                 let mut s = shared.state.lock().expect("log state lock");
+                s.preparing_spare = false;
                 match result {
-                    // A recycled segment may have become the spare
-                    // meanwhile; this one is then not needed.
-                    Ok(_) if matches!(s.spare, Spare::Ready { .. }) => {
+                    // Purges may have recycled enough segments meanwhile.
+                    Ok(_) if s.spares.len() >= SPARES_KEPT => {
                         let _ = fs::remove_file(&path);
                     }
-                    Ok(file) => {
-                        s.spare = Spare::Ready {
-                            file: Arc::new(file),
-                            path,
-                            bytes,
-                        }
-                    }
+                    Ok(file) => s.spares.push(Spare {
+                        file: Arc::new(file),
+                        path,
+                        bytes,
+                    }),
                     Err(e) => {
                         tracing::warn!(spare = %path.display(), error = %e,
                             "could not prepare a spare log segment; the next segment is made when needed");
-                        s.spare = Spare::None;
                     }
                 }
             });
         match spawned {
-            Ok(_) => s.spare = Spare::Preparing,
+            Ok(_) => s.preparing_spare = true,
             Err(e) => tracing::warn!(error = %e, "could not start preparing a spare log segment"),
         }
     }
@@ -952,9 +955,9 @@ impl LogStore {
         s.cache_purge(log_id.index);
         // A segment whose entries are all purged goes, unless it is the
         // last one and the log continues right after it.
-        // The first such segment of full size becomes the next spare if
-        // none is ready (recycled: renamed, not deleted, see the module
-        // docs).
+        // Segments of full size become spares while fewer than
+        // SPARES_KEPT are ready (recycled: renamed, not deleted, see the
+        // module docs).
         let firsts: Vec<u64> = s.segments.keys().copied().collect();
         let mut doomed = Vec::new();
         for (i, first) in firsts.iter().enumerate() {
@@ -967,8 +970,7 @@ impl LogStore {
             let seg = s.segments.remove(first).expect("listed");
             let path = self.shared.dir.join(segment_name(*first));
             let bytes = seg.file.metadata().map(|m| m.len()).unwrap_or(0);
-            let recycle = !matches!(s.spare, Spare::Ready { .. })
-                && bytes >= self.shared.limits.segment_bytes;
+            let recycle = s.spares.len() < SPARES_KEPT && bytes >= self.shared.limits.segment_bytes;
             if recycle {
                 let spare = spare_path(&self.shared.dir);
                 // A crash before the rename is durable leaves the file as a
@@ -977,11 +979,11 @@ impl LogStore {
                 // the file holds a new entry.
                 match fs::rename(&path, &spare) {
                     Ok(()) => {
-                        s.spare = Spare::Ready {
+                        s.spares.push(Spare {
                             file: seg.file,
                             path: spare,
                             bytes,
-                        };
+                        });
                         continue;
                     }
                     Err(e) => tracing::warn!(segment = %path.display(), error = %e,

@@ -266,10 +266,10 @@ fn zeros_over_entries_before_the_last_segment_refuse_to_open() {
     assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
 }
 
-/// Waits (bounded) until the store's spare segment is ready.
+/// Waits (bounded) until a spare segment is ready.
 fn wait_for_spare(log: &LogStore) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !matches!(log.state().spare, Spare::Ready { .. }) {
+    while log.state().spares.is_empty() {
         assert!(
             std::time::Instant::now() < deadline,
             "no spare segment was prepared"
@@ -427,15 +427,32 @@ fn a_purged_full_segment_is_recycled_as_the_next_one() {
     assert!(full.len() >= 2, "{full:?}");
     // Purge through the first full segment, with no spare ready.
     let last_in_it = full[1] - 1;
-    log.state().spare = Spare::None;
-    log.purge_blocking(log_id(1, last_in_it), false).unwrap();
-    let spare_path = match &log.state().spare {
-        Spare::Ready { path, bytes, .. } => {
-            assert_eq!(*bytes, limits.segment_bytes);
-            path.clone()
-        }
-        _ => panic!("the purged segment did not become the spare"),
+    while log.state().preparing_spare {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    log.state().spares.clear();
+    let purged_inode = {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(dir.path().join(segment_name(full[0])))
+            .unwrap()
+            .ino()
     };
+    log.purge_blocking(log_id(1, last_in_it), false).unwrap();
+    let spare_path = {
+        let s = log.state();
+        assert_eq!(
+            s.spares.len(),
+            1,
+            "the purged segment did not become a spare"
+        );
+        assert_eq!(s.spares[0].bytes, limits.segment_bytes);
+        s.spares[0].path.clone()
+    };
+    assert_eq!(
+        inodes_of(std::slice::from_ref(&spare_path)),
+        vec![purged_inode],
+        "the spare is not the purged file"
+    );
     assert!(spare_path.exists());
     assert!(!dir.path().join(segment_name(full[0])).exists());
     // Appending on rolls into it; its old frames never show.
@@ -454,6 +471,90 @@ fn a_purged_full_segment_is_recycled_as_the_next_one() {
         indexes(&log, 0, 1000),
         (last_in_it + 1..next).collect::<Vec<_>>()
     );
+}
+
+fn inodes_of(paths: &[std::path::PathBuf]) -> Vec<u64> {
+    use std::os::unix::fs::MetadataExt;
+    let mut inodes: Vec<u64> = paths
+        .iter()
+        .map(|p| fs::metadata(p).unwrap().ino())
+        .collect();
+    inodes.sort_unstable();
+    inodes
+}
+
+/// Inode numbers of the segment and spare files in `dir`.
+fn inodes(dir: &Path) -> Vec<u64> {
+    let paths: Vec<std::path::PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_str().unwrap();
+            segment_first_index(name).is_some() || is_spare_name(name)
+        })
+        .collect();
+    inodes_of(&paths)
+}
+
+#[test]
+fn steady_appends_and_purges_reuse_the_same_files() {
+    // A purge frees about one segment per segment filled: once warmed up,
+    // every purged segment is recycled and nothing is zero-filled or
+    // deleted, so the same files are used round and round.
+    let dir = tempfile::tempdir().unwrap();
+    let limits = tiny();
+    let log = LogStore::open_with(dir.path(), limits).unwrap();
+    let mut next = 0;
+    let mut append = |log: &LogStore| {
+        log.append_blocking(entries(1, next..next + 1, 300))
+            .unwrap();
+        next += 1;
+        // Let a spare being zero-filled finish, as it would under load.
+        while log.state().preparing_spare {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    };
+    // One segment filled per cycle; the purge comes once the new segment
+    // is past half full (as a snapshot does, at any point of a segment),
+    // and keeps the segment before it.
+    let mut cycle = |log: &LogStore| {
+        let start = log.state().segments.len();
+        while log.state().segments.len() == start {
+            append(log);
+        }
+        loop {
+            let (len, capacity) = {
+                let s = log.state();
+                let seg = s.segments.last_key_value().unwrap().1;
+                (seg.len, seg.capacity)
+            };
+            if len >= capacity / 2 {
+                break;
+            }
+            append(log);
+        }
+        let keep_from = log.state().segments.keys().rev().nth(1).copied();
+        if let Some(keep_from @ 1..) = keep_from {
+            log.purge_blocking(log_id(1, keep_from - 1), false).unwrap();
+        }
+    };
+    for _ in 0..6 {
+        cycle(&log);
+    }
+    let warmed = inodes(dir.path());
+    for _ in 0..10 {
+        cycle(&log);
+        assert_eq!(inodes(dir.path()), warmed, "a file was created or deleted");
+        assert!(!log.state().spares.is_empty());
+    }
+    let (first, last) = {
+        let s = log.state();
+        (s.purged.unwrap().index + 1, s.last_log_id().unwrap().index)
+    };
+    assert_eq!(indexes(&log, 0, 10_000), (first..=last).collect::<Vec<_>>());
+    drop(log);
+    let log = LogStore::open_with(dir.path(), limits).unwrap();
+    assert_eq!(indexes(&log, 0, 10_000), (first..=last).collect::<Vec<_>>());
 }
 
 #[test]
