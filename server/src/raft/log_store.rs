@@ -784,8 +784,11 @@ impl LogStore {
         }
         // Pick the segment: the active one if it continues there and the
         // frames fit in its zeroed space (or it is empty), else a new one
-        // starting at `first`.
-        let (segment_first, file, offset, salt) = {
+        // starting at `first`. The new one is made without the state lock
+        // (a header sync, a rename and a directory sync: readers of cached
+        // entries need not wait for them); openraft never runs two appends,
+        // truncations or purges at once, so nothing else adds segments.
+        let spare = {
             let mut s = self.state();
             let active = s
                 .segments
@@ -794,12 +797,17 @@ impl LogStore {
             let fits = |len: u64, capacity: u64| {
                 len + buf.len() as u64 <= capacity || len == SEGMENT_HEADER_BYTES
             };
-            let reuse =
-                matches!(active, Some((_, next, len, cap)) if next == first && fits(len, cap));
-            if !reuse {
-                let seg = self.new_segment(&mut s, first)?;
-                s.segments.insert(first, seg);
+            match active {
+                Some((_, next, len, cap)) if next == first && fits(len, cap) => None,
+                _ => Some(s.spares.pop()),
             }
+        };
+        if let Some(spare) = spare {
+            let seg = self.new_segment(spare, first)?;
+            self.state().segments.insert(first, seg);
+        }
+        let (segment_first, file, offset, salt) = {
+            let s = self.state();
             let (f, seg) = s.segments.last_key_value().expect("a segment");
             (*f, seg.file.clone(), seg.len, seg.salt)
         };
@@ -843,11 +851,11 @@ impl LogStore {
         Ok(())
     }
 
-    /// A new segment starting at `first`: a ready spare, else one with
+    /// A new segment starting at `first`: from `spare`, else with
     /// [`Limits::step_bytes`] of zeroed space made now.
-    fn new_segment(&self, s: &mut State, first: u64) -> io::Result<Segment> {
+    fn new_segment(&self, spare: Option<Spare>, first: u64) -> io::Result<Segment> {
         let dir = &self.shared.dir;
-        if let Some(Spare { file, path, bytes }) = s.spares.pop() {
+        if let Some(Spare { file, path, bytes }) = spare {
             return install_segment(dir, file, &path, bytes, first);
         }
         tracing::debug!(
