@@ -401,7 +401,7 @@ impl Application for App {
 
     fn snapshot(&self) -> crate::raft::SnapshotSource {
         let frozen = self.0.db.read().expect("db lock").freeze();
-        Box::new(move || frozen.to_snapshot())
+        Box::new(move |out| frozen.write_snapshot(out))
     }
 
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {

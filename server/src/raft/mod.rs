@@ -60,8 +60,10 @@ use snapshot_files::SnapshotFiles;
 use state_machine::{SnapshotDue, StateMachine};
 use type_config::TypeConfig;
 
-/// Serializes a state captured by [`Application::snapshot`].
-pub type SnapshotSource = Box<dyn FnOnce() -> Vec<u8> + Send + Sync>;
+/// Serializes a state captured by [`Application::snapshot`], writing the
+/// bytes to the given output as they are encoded (the snapshot file).
+pub type SnapshotSource =
+    Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + Send + Sync>;
 
 /// What the server's replicated state must provide to the log.
 pub trait Application: Send + Sync + 'static {
@@ -72,7 +74,7 @@ pub trait Application: Send + Sync + 'static {
     /// consistent with the applied index) and return what serializes it.
     /// The capture runs on openraft's state machine task and should be
     /// cheap; the returned closure runs later on a blocking thread while
-    /// applying goes on, and its bytes are written to the snapshot file.
+    /// applying goes on, and writes its bytes into the snapshot file.
     fn snapshot(&self) -> SnapshotSource;
     /// Replace the whole state with a snapshot's: at startup (newest valid
     /// snapshot file, before any apply) and when a lagging follower installs

@@ -3,16 +3,26 @@
 //! Format (all integers little-endian):
 //!
 //! ```text
-//! magic "CRLSNAP1" | u32 header_len | header (bincode SnapshotHeader) | u32 crc32(header) | body
+//! magic "CRLSNAP2" | u32 header_len | header (bincode SnapshotHeader) | u32 crc32(header)
+//!     | zeros up to the next multiple of 4096 | body
 //! ```
 //!
 //! The header carries the snapshot's Raft metadata (last applied log id,
 //! membership) and the body's length and crc32, so a torn or bit-flipped file
 //! is detected and skipped. Writing goes tmp file -> fsync -> rename -> fsync
 //! directory, so a crash leaves either the old set of files or the new one.
+//! Files of the first format (`CRLSNAP1`: the body right after the header's
+//! crc) are still read.
+//!
+//! The body is **streamed** into the file as the application encodes it
+//! ([`SnapshotFiles::write_with`]): the space for the header is left at
+//! the start, and the header, which needs the body's length and crc32, is
+//! written last. So a snapshot of a 1 GB tree never needs another 1 GB of
+//! memory (the old way serialized the whole body into a `Vec` first: a
+//! second copy of the state, its pages faulted in and zeroed each time).
 //!
 //! The file is written with `O_DIRECT` where the filesystem allows it
-//! ([`write_direct`]): a snapshot of a large tree is hundreds of MB that
+//! ([`BodyWriter`]): a snapshot of a large tree is hundreds of MB that
 //! would otherwise be copied into fresh page-cache pages (about a fifth of
 //! the server's CPU time under a create load here) and evict what the log
 //! and the readers use.
@@ -29,7 +39,9 @@ use serde::{Deserialize, Serialize};
 
 use super::type_config::SnapshotMeta;
 
-const MAGIC: &[u8; 8] = b"CRLSNAP1";
+const MAGIC: &[u8; 8] = b"CRLSNAP2";
+/// The first format: no padding between the header and the body.
+const MAGIC_V1: &[u8; 8] = b"CRLSNAP1";
 /// How many snapshot files survive pruning.
 pub(crate) const SNAPSHOTS_KEPT: usize = 2;
 const HEADER_BYTES_MAX: u32 = 64 * 1024 * 1024;
@@ -82,56 +94,136 @@ const DIRECT_ALIGN: usize = 4096;
 /// Bytes staged per `O_DIRECT` write.
 const DIRECT_CHUNK: usize = 1024 * 1024;
 
-/// Creates `path` with the concatenation of `parts`, synced. Uses
-/// `O_DIRECT` through an aligned staging buffer (the last block is padded,
-/// then the file cut to its length); falls back to buffered writes where
-/// the filesystem refuses `O_DIRECT` (tmpfs).
-pub(crate) fn write_direct(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
-    let direct = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(libc::O_DIRECT)
-        .open(path);
-    let file = match direct {
-        Ok(file) => file,
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-            let mut f = io::BufWriter::new(File::create_new(path)?);
-            for part in parts {
-                f.write_all(part)?;
-            }
-            return f.into_inner().map_err(|e| e.into_error())?.sync_all();
+/// Where the bytes of a new file go as they are produced: through an
+/// aligned 1 MiB staging window, written with `O_DIRECT` where the
+/// filesystem allows it (plain writes elsewhere, e.g. tmpfs), starting at
+/// a given aligned offset. Counts their length and crc32.
+pub(crate) struct BodyWriter {
+    file: File,
+    /// A Vec with room to start an aligned window anywhere in it.
+    staging: Vec<u8>,
+    start: usize,
+    filled: usize,
+    /// File offset of the window's first byte.
+    offset: u64,
+    len: u64,
+    crc: crc32fast::Hasher,
+}
+
+impl BodyWriter {
+    /// Creates `path` (which must not exist) for bytes from `offset` on, a
+    /// multiple of [`DIRECT_ALIGN`].
+    pub(crate) fn create(path: &Path, offset: u64) -> io::Result<BodyWriter> {
+        debug_assert_eq!(offset % DIRECT_ALIGN as u64, 0);
+        let direct = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(path);
+        let file = match direct {
+            Ok(file) => file,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => File::create_new(path)?,
+            Err(e) => return Err(e),
+        };
+        let staging = vec![0u8; DIRECT_CHUNK + DIRECT_ALIGN];
+        let start = staging.as_ptr().align_offset(DIRECT_ALIGN);
+        Ok(BodyWriter {
+            file,
+            staging,
+            start,
+            filled: 0,
+            offset,
+            len: 0,
+            crc: crc32fast::Hasher::new(),
+        })
+    }
+
+    fn window(&mut self) -> &mut [u8] {
+        &mut self.staging[self.start..self.start + DIRECT_CHUNK]
+    }
+
+    /// Writes out the last partial window, then `head` (padded with zeros
+    /// to the next aligned size, at most [`DIRECT_CHUNK`]) at offset 0, cuts
+    /// the file to its length and syncs it. Returns the body's length and
+    /// crc32, which `head` may not depend on (see
+    /// [`SnapshotFiles::write_with`] for how the header gets them).
+    fn finish(mut self, head: impl FnOnce(u64, u32) -> io::Result<Vec<u8>>) -> io::Result<u64> {
+        let end = self.offset + self.filled as u64;
+        if self.filled > 0 {
+            let padded = self.filled.div_ceil(DIRECT_ALIGN) * DIRECT_ALIGN;
+            let filled = self.filled;
+            self.window()[filled..padded].fill(0);
+            let offset = self.offset;
+            let window = &self.staging[self.start..self.start + padded];
+            self.file.write_all_at(window, offset)?;
         }
-        Err(e) => return Err(e),
-    };
-    // A Vec with room to start an aligned window anywhere in it.
-    let mut staging = vec![0u8; DIRECT_CHUNK + DIRECT_ALIGN];
-    let start = staging.as_ptr().align_offset(DIRECT_ALIGN);
-    let window = &mut staging[start..start + DIRECT_CHUNK];
-    let mut filled = 0;
-    let mut offset = 0u64;
-    let mut total = 0u64;
-    for part in parts {
-        let mut rest = *part;
-        total += rest.len() as u64;
+        let (len, crc) = (self.len, self.crc.clone().finalize());
+        let head = head(len, crc)?;
+        if head.len() > DIRECT_CHUNK {
+            return Err(invalid("snapshot header too large"));
+        }
+        let padded = head.len().div_ceil(DIRECT_ALIGN) * DIRECT_ALIGN;
+        let window = self.window();
+        window[..head.len()].copy_from_slice(&head);
+        window[head.len()..padded].fill(0);
+        let window = &self.staging[self.start..self.start + padded];
+        self.file.write_all_at(window, 0)?;
+        self.file.set_len(end)?;
+        self.file.sync_all()?;
+        Ok(len)
+    }
+}
+
+impl Write for BodyWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.crc.update(buf);
+        self.len += buf.len() as u64;
+        let mut rest = buf;
         while !rest.is_empty() {
-            let n = rest.len().min(DIRECT_CHUNK - filled);
-            window[filled..filled + n].copy_from_slice(&rest[..n]);
-            filled += n;
+            let n = rest.len().min(DIRECT_CHUNK - self.filled);
+            let filled = self.filled;
+            self.window()[filled..filled + n].copy_from_slice(&rest[..n]);
+            self.filled += n;
             rest = &rest[n..];
-            if filled == DIRECT_CHUNK {
-                file.write_all_at(window, offset)?;
-                offset += DIRECT_CHUNK as u64;
-                filled = 0;
+            if self.filled == DIRECT_CHUNK {
+                let offset = self.offset;
+                let window = &self.staging[self.start..self.start + DIRECT_CHUNK];
+                self.file.write_all_at(window, offset)?;
+                self.offset += DIRECT_CHUNK as u64;
+                self.filled = 0;
             }
         }
+        Ok(buf.len())
     }
-    if filled > 0 {
-        let padded = filled.div_ceil(DIRECT_ALIGN) * DIRECT_ALIGN;
-        window[filled..padded].fill(0);
-        file.write_all_at(&window[..padded], offset)?;
+
+    /// Nothing to do: the window goes out when full, and the rest at
+    /// [`BodyWriter::finish`].
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
-    file.set_len(total)?;
-    file.sync_all()
+}
+
+/// The bytes before the body: magic, header length, header, header crc.
+fn encode_prefix(meta: &SnapshotMeta, body_len: u64, body_crc32: u32) -> io::Result<Vec<u8>> {
+    let header = bincode::serialize(&SnapshotHeader {
+        meta: meta.clone(),
+        body_len,
+        body_crc32,
+    })
+    .map_err(|e| io::Error::other(e.to_string()))?;
+    let header_len =
+        u32::try_from(header.len()).map_err(|_| invalid("snapshot header too large"))?;
+    let mut prefix = Vec::with_capacity(16 + header.len());
+    prefix.extend_from_slice(MAGIC);
+    prefix.extend_from_slice(&header_len.to_le_bytes());
+    prefix.extend_from_slice(&header);
+    prefix.extend_from_slice(&crc32fast::hash(&header).to_le_bytes());
+    Ok(prefix)
+}
+
+/// Where the body starts after a prefix of `prefix_len` bytes.
+fn body_offset(prefix_len: usize) -> u64 {
+    (prefix_len.div_ceil(DIRECT_ALIGN) * DIRECT_ALIGN) as u64
 }
 
 impl SnapshotFiles {
@@ -200,25 +292,41 @@ impl SnapshotFiles {
     /// Writes a snapshot durably, makes it current if it is the newest, and
     /// prunes old files.
     pub(crate) fn write(&self, meta: &SnapshotMeta, body: &[u8]) -> io::Result<()> {
-        let header = bincode::serialize(&SnapshotHeader {
-            meta: meta.clone(),
-            body_len: body.len() as u64,
-            body_crc32: crc32fast::hash(body),
-        })
-        .map_err(|e| io::Error::other(e.to_string()))?;
-        let header_len =
-            u32::try_from(header.len()).map_err(|_| invalid("snapshot header too large"))?;
+        self.write_with(meta, |out| out.write_all(body)).map(|_| ())
+    }
+
+    /// [`write`](Self::write) with the body streamed: `body` writes it to
+    /// the file as it is produced. Returns the body's length.
+    pub(crate) fn write_with(
+        &self,
+        meta: &SnapshotMeta,
+        body: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+    ) -> io::Result<u64> {
         let name = file_name(meta);
         let tmp = self.dir.join(format!(
             "{name}.{}.tmp",
             self.tmp_counter.fetch_add(1, Ordering::Relaxed)
         ));
-        let mut prefix = Vec::with_capacity(16 + header.len());
-        prefix.extend_from_slice(MAGIC);
-        prefix.extend_from_slice(&header_len.to_le_bytes());
-        prefix.extend_from_slice(&header);
-        prefix.extend_from_slice(&crc32fast::hash(&header).to_le_bytes());
-        write_direct(&tmp, &[&prefix, body])?;
+        // bincode writes integers at fixed width, so the prefix has the
+        // same length once the body's length and crc32 are known.
+        let reserved = encode_prefix(meta, 0, 0)?.len();
+        let written = BodyWriter::create(&tmp, body_offset(reserved)).and_then(|mut out| {
+            body(&mut out)?;
+            out.finish(|len, crc| {
+                let prefix = encode_prefix(meta, len, crc)?;
+                if prefix.len() != reserved {
+                    return Err(io::Error::other("snapshot header changed size"));
+                }
+                Ok(prefix)
+            })
+        });
+        let body_len = match written {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                return Err(e);
+            }
+        };
         fs::rename(&tmp, self.dir.join(&name))?;
         sync_dir(&self.dir)?;
         {
@@ -235,7 +343,8 @@ impl SnapshotFiles {
                 *current = Some(meta.clone());
             }
         }
-        self.prune()
+        self.prune()?;
+        Ok(body_len)
     }
 
     /// Deletes all but the newest [`SNAPSHOTS_KEPT`] files, never the current one.
@@ -255,9 +364,14 @@ impl SnapshotFiles {
 pub(crate) fn read_file(path: &Path) -> io::Result<(SnapshotMeta, Vec<u8>)> {
     let mut bytes = Vec::new();
     File::open(path)?.read_to_end(&mut bytes)?;
-    let rest = bytes
-        .strip_prefix(MAGIC)
-        .ok_or_else(|| invalid("bad magic"))?;
+    let padded = if bytes.starts_with(MAGIC) {
+        true
+    } else if bytes.starts_with(MAGIC_V1) {
+        false
+    } else {
+        return Err(invalid("bad magic"));
+    };
+    let rest = &bytes[MAGIC.len()..];
     let (len, rest) = rest
         .split_at_checked(4)
         .ok_or_else(|| invalid("truncated header"))?;
@@ -268,7 +382,7 @@ pub(crate) fn read_file(path: &Path) -> io::Result<(SnapshotMeta, Vec<u8>)> {
     let (header, rest) = rest
         .split_at_checked(header_len as usize)
         .ok_or_else(|| invalid("truncated header"))?;
-    let (crc, body) = rest
+    let (crc, _) = rest
         .split_at_checked(4)
         .ok_or_else(|| invalid("truncated header"))?;
     let crc = u32::from_le_bytes(crc.try_into().map_err(|_| invalid("truncated header"))?);
@@ -277,6 +391,15 @@ pub(crate) fn read_file(path: &Path) -> io::Result<(SnapshotMeta, Vec<u8>)> {
     }
     let header: SnapshotHeader =
         bincode::deserialize(header).map_err(|e| invalid(e.to_string()))?;
+    let prefix_len = MAGIC.len() + 4 + header_len as usize + 4;
+    let start = if padded {
+        body_offset(prefix_len) as usize
+    } else {
+        prefix_len
+    };
+    let body = bytes
+        .get(start..)
+        .ok_or_else(|| invalid("truncated before the body"))?;
     if header.body_len != body.len() as u64 {
         return Err(invalid(format!(
             "body length {} != header's {}",
@@ -287,7 +410,8 @@ pub(crate) fn read_file(path: &Path) -> io::Result<(SnapshotMeta, Vec<u8>)> {
     if crc32fast::hash(body) != header.body_crc32 {
         return Err(invalid("body crc mismatch"));
     }
-    Ok((header.meta, body.to_vec()))
+    bytes.drain(..start);
+    Ok((header.meta, bytes))
 }
 
 #[cfg(test)]
@@ -295,21 +419,63 @@ mod tests {
     use super::*;
 
     #[test]
-    fn direct_writes_keep_every_byte_of_unaligned_parts() {
+    fn streamed_writes_keep_every_byte_of_unaligned_parts() {
         let dir = tempfile::tempdir().unwrap();
-        // Sizes around the staging chunk and the alignment, so the last
-        // block is padded and cut off again.
+        // Sizes around the staging chunk and the alignment, so windows fill
+        // mid-write and the last block is padded and cut off again.
         let parts: Vec<Vec<u8>> = [17usize, DIRECT_CHUNK * 2 + 513, DIRECT_ALIGN - 1, 0, 5]
             .iter()
             .enumerate()
             .map(|(i, n)| (0..*n).map(|b| (b * 31 + i) as u8).collect())
             .collect();
-        let refs: Vec<&[u8]> = parts.iter().map(|p| p.as_slice()).collect();
+        let body = parts.concat();
         let path = dir.path().join("f");
-        write_direct(&path, &refs).unwrap();
-        assert_eq!(fs::read(&path).unwrap(), parts.concat());
+        let mut out = BodyWriter::create(&path, DIRECT_ALIGN as u64).unwrap();
+        for part in &parts {
+            out.write_all(part).unwrap();
+        }
+        let len = out
+            .finish(|len, crc| {
+                assert_eq!(len, body.len() as u64);
+                assert_eq!(crc, crc32fast::hash(&body));
+                Ok(b"head".to_vec())
+            })
+            .unwrap();
+        assert_eq!(len, body.len() as u64);
+        let bytes = fs::read(&path).unwrap();
+        assert_eq!(&bytes[..4], b"head");
+        assert!(bytes[4..DIRECT_ALIGN].iter().all(|b| *b == 0));
+        assert_eq!(&bytes[DIRECT_ALIGN..], &body[..]);
         // It never overwrites: snapshot files are created once.
-        let err = write_direct(&path, &refs).unwrap_err();
+        let err = BodyWriter::create(&path, 0).err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+    }
+
+    #[test]
+    fn files_of_the_first_format_are_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = SnapshotMeta::default();
+        let body = b"the body".to_vec();
+        let mut prefix = encode_prefix(&meta, body.len() as u64, crc32fast::hash(&body)).unwrap();
+        prefix[..8].copy_from_slice(MAGIC_V1);
+        let path = dir.path().join("snapshot-0-0.bin");
+        fs::write(&path, [prefix, body.clone()].concat()).unwrap();
+        let (read_meta, read_body) = read_file(&path).unwrap();
+        assert_eq!((read_meta, read_body), (meta, body));
+    }
+
+    #[test]
+    fn a_failed_stream_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = SnapshotFiles::open(dir.path().to_path_buf()).unwrap();
+        let err = files
+            .write_with(&SnapshotMeta::default(), |out| {
+                out.write_all(&[1u8; 5000])?;
+                Err(io::Error::other("encoder failed"))
+            })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "encoder failed");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert!(files.current().is_none());
     }
 }

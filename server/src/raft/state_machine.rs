@@ -139,19 +139,22 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             snapshot_err(ErrorVerb::Write)(io::Error::other("snapshot already built"))
         })?;
         let started = std::time::Instant::now();
-        let (meta, body) = blocking(move || {
-            let body = source();
-            files.write(&meta, &body)?;
-            Ok((meta, body))
+        let (meta, bytes) = blocking(move || {
+            let bytes = files.write_with(&meta, source)?;
+            Ok((meta, bytes))
         })
         .await
         .map_err(snapshot_err(ErrorVerb::Write))?;
-        tracing::info!(snapshot = %file_name(&meta), bytes = body.len(),
+        tracing::info!(snapshot = %file_name(&meta), bytes,
             ms = started.elapsed().as_millis() as u64,
             "snapshot serialized and written (applying went on meanwhile)");
+        // The body went straight to the file and is not kept: openraft 0.9
+        // keeps only the metadata of a snapshot it asked for
+        // (`sm::worker::Worker::build_snapshot`), and a follower that needs
+        // it gets the file's bytes from `get_current_snapshot`.
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(Cursor::new(body)),
+            snapshot: Box::new(Cursor::new(Vec::new())),
         })
     }
 }

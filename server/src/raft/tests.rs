@@ -42,7 +42,7 @@ impl Application for Recorder {
 
     fn snapshot(&self) -> SnapshotSource {
         let bytes = bincode::serialize(&*self.state.lock().unwrap()).unwrap();
-        Box::new(move || bytes)
+        Box::new(move |out| out.write_all(&bytes))
     }
 
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {

@@ -427,17 +427,33 @@ impl DataTree {
 pub(crate) struct FrozenNodes(imbl::OrdMap<String, Node>);
 
 impl FrozenNodes {
+    /// Number of nodes.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
     /// Every node in path order, for a snapshot.
-    pub(crate) fn to_snapshot_nodes(&self) -> Vec<SnapshotNodeRef<'_>> {
-        self.0
-            .iter()
-            .map(|(p, n)| SnapshotNodeRef {
-                path: p,
-                data: &n.data,
-                acl: &n.acl,
-                stat: n.stat,
-            })
-            .collect()
+    pub(crate) fn snapshot_nodes(&self) -> impl Iterator<Item = SnapshotNodeRef<'_>> {
+        self.0.iter().map(|(p, n)| SnapshotNodeRef {
+            path: p,
+            data: &n.data,
+            acl: &n.acl,
+            stat: n.stat,
+        })
+    }
+}
+
+/// Serializes as a sequence of [`SnapshotNodeRef`] (the encoding of a
+/// `Vec<SnapshotNode>`) straight from the frozen map, without collecting
+/// the nodes first.
+impl serde::Serialize for FrozenNodes {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for node in self.snapshot_nodes() {
+            seq.serialize_element(&node)?;
+        }
+        seq.end()
     }
 }
 

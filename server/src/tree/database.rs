@@ -8,7 +8,7 @@
 //! identities come in the `Txn`, so every replica computes the same results.
 
 use super::acl;
-use super::data_tree::{DataTree, FrozenNodes, SnapshotNode, SnapshotNodeRef, SPECIAL_PATHS};
+use super::data_tree::{DataTree, FrozenNodes, SnapshotNode, SPECIAL_PATHS};
 use super::ephemeral_type::{EphemeralType, CONTAINER_EPHEMERAL_OWNER};
 use super::node::Node;
 use crate::txn::{BatchOutcome, OpResult, Txn, TxnBatch, TxnOp, TxnOutcome, WatchTrigger};
@@ -16,6 +16,7 @@ use corral::path;
 use corral::proto::{Acl, CreateMode, ErrorCode, EventType, Id, Perms};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::io::{self, Write};
 
 /// The first byte of every snapshot: bumped whenever the layout changes.
 pub const SNAPSHOT_FORMAT_VERSION: u8 = 1;
@@ -75,14 +76,15 @@ struct SnapshotV1 {
     nodes: Vec<SnapshotNode>,
 }
 
-/// Snapshot layout, version 1 (write side): borrows the data instead of
-/// copying the tree; bincode encodes it exactly as [`SnapshotV1`].
+/// Snapshot layout, version 1 (write side): borrows the frozen nodes
+/// instead of copying the tree; bincode encodes it exactly as
+/// [`SnapshotV1`].
 #[derive(Serialize)]
 struct SnapshotV1Ref<'a> {
     last_zxid: i64,
     next_session_id: i64,
-    sessions: Vec<(i64, SessionInfo)>,
-    nodes: Vec<SnapshotNodeRef<'a>>,
+    sessions: &'a [(i64, SessionInfo)],
+    nodes: &'a FrozenNodes,
 }
 
 /// A database frozen at one zxid (see [`Database::freeze`]).
@@ -102,19 +104,31 @@ impl FrozenDatabase {
 
     /// Serializes it: a format version byte, then bincode.
     pub fn to_snapshot(&self) -> Vec<u8> {
-        let nodes = self.nodes.to_snapshot_nodes();
         // Paths and data plus ~100 bytes of stat, ACL and framing a node.
-        let estimate = self.data_size as usize + 100 * nodes.len();
+        let estimate = self.data_size as usize + 100 * self.nodes.len();
+        let mut out = Vec::with_capacity(estimate + 1);
+        self.write_snapshot(&mut out)
+            .expect("writing to a Vec cannot fail");
+        out
+    }
+
+    /// Writes the snapshot bytes ([`to_snapshot`](Self::to_snapshot)'s) to
+    /// `out` as they are encoded, node by node: a snapshot file is written
+    /// without the whole snapshot ever being in memory.
+    pub fn write_snapshot(&self, out: &mut dyn Write) -> io::Result<()> {
+        let mut out = io::BufWriter::with_capacity(256 * 1024, out);
+        out.write_all(&[SNAPSHOT_FORMAT_VERSION])?;
         let snapshot = SnapshotV1Ref {
             last_zxid: self.last_zxid,
             next_session_id: self.next_session_id,
-            sessions: self.sessions.clone(),
-            nodes,
+            sessions: &self.sessions,
+            nodes: &self.nodes,
         };
-        let mut out = Vec::with_capacity(estimate + 1);
-        out.push(SNAPSHOT_FORMAT_VERSION);
-        bincode::serialize_into(&mut out, &snapshot).expect("serializing to a Vec cannot fail");
-        out
+        bincode::serialize_into(&mut out, &snapshot).map_err(|e| match *e {
+            bincode::ErrorKind::Io(e) => e,
+            e => io::Error::other(e.to_string()),
+        })?;
+        out.flush()
     }
 }
 
