@@ -266,16 +266,25 @@ fn zeros_over_entries_before_the_last_segment_refuse_to_open() {
     assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
 }
 
-/// Waits (bounded) until a spare segment is ready.
-fn wait_for_spare(log: &LogStore) {
+/// Waits (at most 30 s) until `done` holds for the store's state.
+fn wait_until(log: &LogStore, what: &str, done: impl Fn(&State) -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while log.state().spares.is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no spare segment was prepared"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(5));
+    while !done(&log.state()) {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
+}
+
+/// Waits until a spare segment is ready.
+fn wait_for_spare(log: &LogStore) {
+    wait_until(log, "no spare segment was prepared", |s| {
+        !s.spares.is_empty()
+    });
+}
+
+/// Waits until no spare is being zero-filled.
+fn wait_for_no_spare_filling(log: &LogStore) {
+    wait_until(log, "a spare is still being filled", |s| !s.preparing_spare);
 }
 
 #[test]
@@ -427,9 +436,7 @@ fn a_purged_full_segment_is_recycled_as_the_next_one() {
     assert!(full.len() >= 2, "{full:?}");
     // Purge through the first full segment, with no spare ready.
     let last_in_it = full[1] - 1;
-    while log.state().preparing_spare {
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
+    wait_for_no_spare_filling(&log);
     log.state().spares.clear();
     let purged_inode = {
         use std::os::unix::fs::MetadataExt;
@@ -510,9 +517,7 @@ fn steady_appends_and_purges_reuse_the_same_files() {
             .unwrap();
         next += 1;
         // Let a spare being zero-filled finish, as it would under load.
-        while log.state().preparing_spare {
-            std::thread::sleep(std::time::Duration::from_millis(1));
-        }
+        wait_for_no_spare_filling(log);
     };
     // One segment filled per cycle; the purge comes once the new segment
     // is past half full (as a snapshot does, at any point of a segment),
