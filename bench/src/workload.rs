@@ -717,15 +717,21 @@ async fn load_task(
 ///
 /// The client retries a refused or dropped connection after at most
 /// `WAIT_READ_RETRY` (not the default backoff of up to 1 s), so the figure
-/// is within about that of the moment the server can serve the read.
+/// is within about that of the moment the server can serve the read. It
+/// asks for a 1 s session, which also bounds each connection attempt to
+/// 1 s: a server that accepts connections while it is still loading and
+/// answers none of them (ZooKeeper did, now and then) would otherwise hold
+/// an attempt for the default 10 s and add it to the figure.
 pub async fn wait_read(connect: &str, path: &str, timeout: Duration) -> Result<Duration, Error> {
     const WAIT_READ_RETRY: Duration = Duration::from_millis(10);
+    const WAIT_READ_ATTEMPT: Duration = Duration::from_secs(1);
     let start = Instant::now();
     loop {
         let left = timeout.saturating_sub(start.elapsed());
         let attempt = async {
             let client = Connector::new(connect)
                 .connect_timeout(left)
+                .session_timeout(WAIT_READ_ATTEMPT)
                 .reconnect_backoff(WAIT_READ_RETRY)
                 .request_timeout(Duration::from_secs(2))
                 .connect()
