@@ -124,7 +124,7 @@ struct Shared {
     state: Mutex<State>,
     /// The buffer appends encode their frames into, kept from one append
     /// to the next (up to [`ENCODE_BUF_KEPT`] bytes): a new ~100 KB buffer
-    /// per append came from fresh pages that the kernel zeroed, 3% of the
+    /// per append came from fresh pages that the kernel zeroed, 5% of the
     /// server's CPU samples under create load.
     encode_buf: Mutex<Vec<u8>>,
     /// Held for the life of the store: a second process on the same data
