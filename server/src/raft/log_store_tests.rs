@@ -48,6 +48,16 @@ fn tiny() -> Limits {
     }
 }
 
+/// A log with tiny limits in `dir` holding entries 0..20 of term 1, one
+/// append each (several segments).
+fn tiny_log_of_20(dir: &Path) -> LogStore {
+    let log = LogStore::open_with(dir, tiny()).unwrap();
+    for i in 0..20 {
+        log.append_blocking(entries(1, i..i + 1, 300)).unwrap();
+    }
+    log
+}
+
 fn indexes(log: &LogStore, start: u64, end: u64) -> Vec<u64> {
     log.read_range(start, end)
         .unwrap()
@@ -224,10 +234,7 @@ fn a_flipped_bit_in_the_last_frame_loses_only_that_unacknowledgeable_tail() {
 fn damage_before_the_last_segment_refuses_to_open() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let log = LogStore::open_with(dir.path(), tiny()).unwrap();
-        for i in 0..20 {
-            log.append_blocking(entries(1, i..i + 1, 300)).unwrap();
-        }
+        let _log = tiny_log_of_20(dir.path());
         assert!(segment_files(dir.path()).len() >= 3);
     }
     let first = dir.path().join(segment_name(0));
@@ -245,10 +252,7 @@ fn damage_before_the_last_segment_refuses_to_open() {
 fn zeros_over_entries_before_the_last_segment_refuse_to_open() {
     let dir = tempfile::tempdir().unwrap();
     let end_of_first = {
-        let log = LogStore::open_with(dir.path(), tiny()).unwrap();
-        for i in 0..20 {
-            log.append_blocking(entries(1, i..i + 1, 300)).unwrap();
-        }
+        let log = tiny_log_of_20(dir.path());
         assert!(segment_files(dir.path()).len() >= 3);
         used(&log, 0)
     };
@@ -351,10 +355,7 @@ fn segments_roll_and_entries_read_back_from_every_segment() {
 fn truncation_cuts_across_segments_and_the_log_continues_from_there() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let log = LogStore::open_with(dir.path(), tiny()).unwrap();
-        for i in 0..20 {
-            log.append_blocking(entries(1, i..i + 1, 300)).unwrap();
-        }
+        let log = tiny_log_of_20(dir.path());
         let before = segment_files(dir.path()).len();
         log.truncate_blocking(5).unwrap();
         assert!(segment_files(dir.path()).len() < before);
@@ -378,10 +379,7 @@ fn truncation_cuts_across_segments_and_the_log_continues_from_there() {
 #[test]
 fn purged_segments_are_deleted_in_the_background_after_the_mark_is_durable() {
     let dir = tempfile::tempdir().unwrap();
-    let log = LogStore::open_with(dir.path(), tiny()).unwrap();
-    for i in 0..20 {
-        log.append_blocking(entries(1, i..i + 1, 300)).unwrap();
-    }
+    let log = tiny_log_of_20(dir.path());
     let before = segment_files(dir.path());
     log.purge_blocking(log_id(1, 9), true).unwrap();
     // The mark is on disk when purge returns; the files go soon after.
@@ -565,10 +563,7 @@ fn steady_appends_and_purges_reuse_the_same_files() {
 #[test]
 fn purging_deletes_whole_segments_only() {
     let dir = tempfile::tempdir().unwrap();
-    let log = LogStore::open_with(dir.path(), tiny()).unwrap();
-    for i in 0..20 {
-        log.append_blocking(entries(1, i..i + 1, 300)).unwrap();
-    }
+    let log = tiny_log_of_20(dir.path());
     let before = segment_files(dir.path());
     log.purge_blocking(log_id(1, 9), false).unwrap();
     let after = segment_files(dir.path());
