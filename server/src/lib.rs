@@ -42,6 +42,13 @@ use tokio::sync::watch as signal;
 
 pub use config::Config;
 
+/// The log's crash simulator (built with the `simulation` feature, for the
+/// `corral-wal-stress` binary).
+#[cfg(feature = "simulation")]
+pub mod storage_simulation {
+    pub use crate::raft::wal::crash_sim::{run, Report, SimConfig};
+}
+
 use crate::raft::{Consensus, RaftConfig};
 use crate::state::{App, Server};
 

@@ -16,7 +16,7 @@
 //!
 //! On disk, under `<data_dir>/raft/`:
 //! - `log/`: segment files of log entries, the vote and purge marker
-//!   (`log_store.rs`);
+//!   (`wal/`, which documents the format and what recovery decides);
 //! - `snapshots/snapshot-<term>-<index>.bin`: the application state every
 //!   [`RaftConfig::snapshot_every_entries`] entries or once the log since
 //!   the last one outgrows the state, the newest two kept
@@ -34,11 +34,11 @@
 //! Node ids map to peer addresses through the membership (the address given
 //! in `initialize` / `add_learner`).
 
-mod log_store;
 mod network;
 mod snapshot_files;
 mod state_machine;
 mod type_config;
+pub(crate) mod wal;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -54,16 +54,18 @@ use openraft::{BasicNode, Raft, ServerState, SnapshotPolicy};
 pub use network::{serve_peers, PEER_FRAME_BYTES_MAX};
 
 use crate::txn::{BatchOutcome, TxnBatch};
-use log_store::LogStore;
 use network::Network;
 use snapshot_files::SnapshotFiles;
 use state_machine::{SnapshotDue, StateMachine};
 use type_config::TypeConfig;
+pub use wal::StorageHealth;
+use wal::{DurableSnapshots, Limits, LogStore};
 
 /// Serializes a state captured by [`Application::snapshot`], writing the
-/// bytes to the given output as they are encoded (the snapshot file).
-pub type SnapshotSource =
-    Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + Send + Sync>;
+/// bytes to the given output as they are encoded (the snapshot file). It
+/// may be called again after a failed attempt (a full disk), and must then
+/// write the same bytes.
+pub type SnapshotSource = Box<dyn Fn(&mut dyn std::io::Write) -> std::io::Result<()> + Send + Sync>;
 
 /// What the server's replicated state must provide to the log.
 pub trait Application: Send + Sync + 'static {
@@ -121,6 +123,9 @@ pub struct RaftConfig {
     pub heartbeat_ms: u64,
     /// Most entries sent in one AppendEntries.
     pub max_payload_entries: u64,
+    /// Size of the log's preallocated segment files (64 MiB; tests use
+    /// small ones so that segments roll, recycle and are deleted often).
+    pub log_segment_bytes: u64,
     /// How long `start_single` waits for the node to lead and catch up.
     pub startup_timeout: Duration,
     /// Local address outgoing peer connections are made from (None: any).
@@ -146,6 +151,7 @@ impl RaftConfig {
             election_timeout_max_ms: 2_000,
             heartbeat_ms: 250,
             max_payload_entries: 300,
+            log_segment_bytes: wal::SEGMENT_BYTES,
             startup_timeout: Duration::from_secs(60),
             source_ip: None,
         }
@@ -298,6 +304,11 @@ struct Inner {
     leader_link: tokio::sync::Mutex<Option<network::Peer>>,
     /// See [`RaftConfig::source_ip`].
     source_ip: Option<std::net::IpAddr>,
+    /// Whether the log can take writes (a full disk refuses them).
+    health: Arc<StorageHealth>,
+    /// The log, told when the node closes (a write waiting for disk space
+    /// gives up).
+    log: LogStore,
 }
 
 /// How long a request forwarded to the leader may take.
@@ -516,8 +527,16 @@ impl Consensus {
             config.snapshot_log_bytes_min,
         ));
         let policy_sm = Arc::clone(&policy);
+        let health = Arc::new(StorageHealth::default());
+        let health_log = Arc::clone(&health);
+        let limits = Limits {
+            segment_bytes: config.log_segment_bytes.max(2 * 4096),
+            step_bytes: wal::PREALLOC_STEP_BYTES.min(config.log_segment_bytes.max(2 * 4096)),
+            ..Limits::default()
+        };
         let (log_store, state_machine) = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir).map_err(storage)?;
+            let disk = wal::disk::OsDisk::new();
+            disk.create_dir_all(&dir).map_err(storage)?;
             if dir.join("log.redb").exists() {
                 return Err(RaftError::Storage(format!(
                     "{} holds a log in the redb format of an earlier pre-release Corral; \
@@ -525,29 +544,45 @@ impl Consensus {
                     dir.join("log.redb").display()
                 )));
             }
-            let log_store = LogStore::open(&dir.join("log")).map_err(storage)?;
-            let files = SnapshotFiles::open(dir.join("snapshots")).map_err(storage)?;
+            let durable = Arc::new(DurableSnapshots::default());
+            let log_store = LogStore::open(
+                disk.clone(),
+                &dir.join("log"),
+                limits,
+                health_log,
+                Some(durable.clone()),
+            )
+            .map_err(storage)?;
+            let files =
+                SnapshotFiles::open(disk, dir.join("snapshots"), durable).map_err(storage)?;
             let state_machine =
                 StateMachine::open(app, Arc::new(files), policy_sm).map_err(RaftError::Storage)?;
+            // The newest snapshot may have been unusable and an older one
+            // restored: the log then has to give back the entries after it
+            // (it keeps them for this; see `LogStore::purge_blocking`).
+            let restored = state_machine.last_applied();
+            if !log_store.unpurge_to(restored).map_err(storage)? {
+                let (purged, _) = log_store.log_state();
+                return Err(RaftError::Storage(format!(
+                    "the log is purged up to {} but the newest usable snapshot covers only {:?}, \
+                     and the entries between are no longer on disk: state lost (refusing to start; \
+                     restore the data directory from a replica or a backup)",
+                    purged.map(|l| l.index).unwrap_or_default(),
+                    restored.map(|l| l.index)
+                )));
+            }
             Ok::<_, RaftError>((log_store, state_machine))
         })
         .await
         .map_err(fatal)??;
 
-        let (purged, last) = log_store.log_state();
-        if purged.is_some() && purged > state_machine.last_applied() {
-            return Err(RaftError::Storage(format!(
-                "the log is purged up to {} but the newest usable snapshot covers only {:?}: state lost",
-                purged.map(|l| l.index).unwrap_or_default(),
-                state_machine.last_applied().map(|l| l.index)
-            )));
-        }
+        let (_, last) = log_store.log_state();
 
         let raft = Raft::new(
             config.node_id,
             raft_config,
             Network::new(config.source_ip),
-            log_store,
+            log_store.clone(),
             state_machine,
         )
         .await
@@ -560,6 +595,8 @@ impl Consensus {
                 app: app_handle,
                 leader_link: tokio::sync::Mutex::new(None),
                 source_ip: config.source_ip,
+                health,
+                log: log_store,
             }),
         };
         tokio::spawn(watch_snapshot_policy(
@@ -817,7 +854,30 @@ impl Consensus {
         if self.inner.shut_down.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
+        self.inner.log.close();
         self.inner.raft.shutdown().await.map_err(fatal)
+    }
+
+    /// Whether writes are refused now because the log's disk is full (they
+    /// resume by themselves once space is freed; reads go on meanwhile).
+    pub fn writes_refused(&self) -> bool {
+        self.inner.health.out_of_space()
+    }
+
+    /// Resolves with the reason once the consensus core has stopped with a
+    /// fatal error (a failed write or sync of the log, among others): the
+    /// node cannot take part any more, and the server must stop rather than
+    /// linger half alive.
+    pub async fn failed(&self) -> String {
+        let mut metrics = self.inner.raft.metrics();
+        loop {
+            if let Err(fatal) = &metrics.borrow().running_state {
+                return fatal.to_string();
+            }
+            if metrics.changed().await.is_err() {
+                return "the consensus core stopped".to_string();
+            }
+        }
     }
 }
 

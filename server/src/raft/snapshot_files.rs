@@ -26,18 +26,24 @@
 //! would otherwise be copied into fresh page-cache pages (about a fifth of
 //! the server's CPU time under a create load here) and evict what the log
 //! and the readers use.
-//! The newest [`SNAPSHOTS_KEPT`] files are kept, older ones deleted.
+//! The newest [`SNAPSHOTS_KEPT`] files are kept, older ones deleted; the
+//! log keeps the entries the oldest one kept needs
+//! ([`DurableSnapshots`]), so a server whose newest snapshot is unusable
+//! falls back to the one before it and replays the log from there.
+//!
+//! All file work goes through the log's [`Disk`], so the crash simulator
+//! covers snapshots too.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
 use super::type_config::SnapshotMeta;
+use super::wal::disk::{Disk, DiskFile, Open};
+use super::wal::DurableSnapshots;
 
 const MAGIC: &[u8; 8] = b"CRLSNAP2";
 /// The first format: no padding between the header and the body.
@@ -55,9 +61,12 @@ struct SnapshotHeader {
 
 /// The snapshot directory and the metadata of the newest snapshot in it.
 pub(crate) struct SnapshotFiles {
+    disk: Arc<dyn Disk>,
     dir: PathBuf,
     current: Mutex<Option<SnapshotMeta>>,
     tmp_counter: AtomicU64,
+    /// Told about every snapshot made durable (and at load).
+    durable: Arc<DurableSnapshots>,
 }
 
 fn invalid(msg: impl Into<String>) -> io::Error {
@@ -84,10 +93,6 @@ fn parse_name(name: &str) -> Option<(u64, u64)> {
     Some((index.parse().ok()?, term.parse().ok()?))
 }
 
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
 /// Alignment of `O_DIRECT` buffers, offsets and lengths (the largest
 /// logical block size in use).
 const DIRECT_ALIGN: usize = 4096;
@@ -99,7 +104,7 @@ const DIRECT_CHUNK: usize = 1024 * 1024;
 /// filesystem allows it (plain writes elsewhere, e.g. tmpfs), starting at
 /// a given aligned offset. Counts their length and crc32.
 pub(crate) struct BodyWriter {
-    file: File,
+    file: Arc<dyn DiskFile>,
     /// A Vec with room to start an aligned window anywhere in it.
     staging: Vec<u8>,
     start: usize,
@@ -113,18 +118,9 @@ pub(crate) struct BodyWriter {
 impl BodyWriter {
     /// Creates `path` (which must not exist) for bytes from `offset` on, a
     /// multiple of [`DIRECT_ALIGN`].
-    pub(crate) fn create(path: &Path, offset: u64) -> io::Result<BodyWriter> {
+    pub(crate) fn create(disk: &dyn Disk, path: &Path, offset: u64) -> io::Result<BodyWriter> {
         debug_assert_eq!(offset % DIRECT_ALIGN as u64, 0);
-        let direct = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(libc::O_DIRECT)
-            .open(path);
-        let file = match direct {
-            Ok(file) => file,
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => File::create_new(path)?,
-            Err(e) => return Err(e),
-        };
+        let file = disk.open(path, Open::CreateNew { direct: true })?;
         let staging = vec![0u8; DIRECT_CHUNK + DIRECT_ALIGN];
         let start = staging.as_ptr().align_offset(DIRECT_ALIGN);
         Ok(BodyWriter {
@@ -228,32 +224,45 @@ fn body_offset(prefix_len: usize) -> u64 {
 
 impl SnapshotFiles {
     /// Opens (creating) the directory and removes leftover temporary files.
-    pub(crate) fn open(dir: PathBuf) -> io::Result<Self> {
-        fs::create_dir_all(&dir)?;
-        for entry in fs::read_dir(&dir)? {
-            let entry = entry?;
-            if entry.file_name().to_string_lossy().ends_with(".tmp") {
-                fs::remove_file(entry.path())?;
+    pub(crate) fn open(
+        disk: Arc<dyn Disk>,
+        dir: PathBuf,
+        durable: Arc<DurableSnapshots>,
+    ) -> io::Result<Self> {
+        disk.create_dir_all(&dir)?;
+        for name in disk.list_dir(&dir)? {
+            if name.ends_with(".tmp") {
+                disk.remove_file(&dir.join(name))?;
             }
         }
         Ok(Self {
+            disk,
             dir,
             current: Mutex::new(None),
             tmp_counter: AtomicU64::new(0),
+            durable,
         })
     }
 
     /// Snapshot files, newest first: `(index, term, path)`.
     fn list(&self) -> io::Result<Vec<(u64, u64, PathBuf)>> {
         let mut out = Vec::new();
-        for entry in fs::read_dir(&self.dir)? {
-            let entry = entry?;
-            if let Some((index, term)) = parse_name(&entry.file_name().to_string_lossy()) {
-                out.push((index, term, entry.path()));
+        for name in self.disk.list_dir(&self.dir)? {
+            if let Some((index, term)) = parse_name(&name) {
+                out.push((index, term, self.dir.join(name)));
             }
         }
         out.sort_by_key(|b| std::cmp::Reverse((b.0, b.1)));
         Ok(out)
+    }
+
+    /// Tells the log which snapshots are durable: the current one (the
+    /// newest written or loaded) and the oldest file kept.
+    fn report_durable(&self) -> io::Result<()> {
+        let newest = self.current().map(|m| position(&m).1);
+        let oldest = self.list()?.last().map(|(index, _, _)| *index);
+        self.durable.set(newest, oldest.min(newest).or(newest));
+        Ok(())
     }
 
     /// The metadata of the newest snapshot written or loaded.
@@ -268,9 +277,10 @@ impl SnapshotFiles {
     /// header or body does not check out, and makes it the current one.
     pub(crate) fn load_newest(&self) -> io::Result<Option<(SnapshotMeta, Vec<u8>)>> {
         for (_, _, path) in self.list()? {
-            match read_file(&path) {
+            match read_file(self.disk.as_ref(), &path) {
                 Ok((meta, body)) => {
                     *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(meta.clone());
+                    self.report_durable()?;
                     return Ok(Some((meta, body)));
                 }
                 Err(e) => {
@@ -284,7 +294,7 @@ impl SnapshotFiles {
     /// Reads the current snapshot back.
     pub(crate) fn read_current(&self) -> io::Result<Option<(SnapshotMeta, Vec<u8>)>> {
         match self.current() {
-            Some(meta) => read_file(&self.dir.join(file_name(&meta))).map(Some),
+            Some(meta) => read_file(self.disk.as_ref(), &self.dir.join(file_name(&meta))).map(Some),
             None => Ok(None),
         }
     }
@@ -310,25 +320,27 @@ impl SnapshotFiles {
         // bincode writes integers at fixed width, so the prefix has the
         // same length once the body's length and crc32 are known.
         let reserved = encode_prefix(meta, 0, 0)?.len();
-        let written = BodyWriter::create(&tmp, body_offset(reserved)).and_then(|mut out| {
-            body(&mut out)?;
-            out.finish(|len, crc| {
-                let prefix = encode_prefix(meta, len, crc)?;
-                if prefix.len() != reserved {
-                    return Err(io::Error::other("snapshot header changed size"));
-                }
-                Ok(prefix)
-            })
-        });
+        let written = BodyWriter::create(self.disk.as_ref(), &tmp, body_offset(reserved)).and_then(
+            |mut out| {
+                body(&mut out)?;
+                out.finish(|len, crc| {
+                    let prefix = encode_prefix(meta, len, crc)?;
+                    if prefix.len() != reserved {
+                        return Err(io::Error::other("snapshot header changed size"));
+                    }
+                    Ok(prefix)
+                })
+            },
+        );
         let body_len = match written {
             Ok(n) => n,
             Err(e) => {
-                let _ = fs::remove_file(&tmp);
+                let _ = self.disk.remove_file(&tmp);
                 return Err(e);
             }
         };
-        fs::rename(&tmp, self.dir.join(&name))?;
-        sync_dir(&self.dir)?;
+        self.disk.rename(&tmp, &self.dir.join(&name))?;
+        self.disk.sync_dir(&self.dir)?;
         {
             let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
             let newer = match current.as_ref() {
@@ -344,6 +356,7 @@ impl SnapshotFiles {
             }
         }
         self.prune()?;
+        self.report_durable()?;
         Ok(body_len)
     }
 
@@ -354,16 +367,17 @@ impl SnapshotFiles {
             if keep.as_deref() == path.file_name().and_then(|n| n.to_str()) {
                 continue;
             }
-            fs::remove_file(&path)?;
+            self.disk.remove_file(&path)?;
         }
         Ok(())
     }
 }
 
 /// Reads and verifies one snapshot file.
-pub(crate) fn read_file(path: &Path) -> io::Result<(SnapshotMeta, Vec<u8>)> {
-    let mut bytes = Vec::new();
-    File::open(path)?.read_to_end(&mut bytes)?;
+pub(crate) fn read_file(disk: &dyn Disk, path: &Path) -> io::Result<(SnapshotMeta, Vec<u8>)> {
+    let file = disk.open(path, Open::Existing)?;
+    let mut bytes = vec![0u8; file.len()? as usize];
+    file.read_exact_at(&mut bytes, 0)?;
     let padded = if bytes.starts_with(MAGIC) {
         true
     } else if bytes.starts_with(MAGIC_V1) {
@@ -416,7 +430,9 @@ pub(crate) fn read_file(path: &Path) -> io::Result<(SnapshotMeta, Vec<u8>)> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::wal::disk::OsDisk;
     use super::*;
+    use std::fs;
 
     #[test]
     fn streamed_writes_keep_every_byte_of_unaligned_parts() {
@@ -430,7 +446,8 @@ mod tests {
             .collect();
         let body = parts.concat();
         let path = dir.path().join("f");
-        let mut out = BodyWriter::create(&path, DIRECT_ALIGN as u64).unwrap();
+        let disk = OsDisk::new();
+        let mut out = BodyWriter::create(disk.as_ref(), &path, DIRECT_ALIGN as u64).unwrap();
         for part in &parts {
             out.write_all(part).unwrap();
         }
@@ -447,7 +464,7 @@ mod tests {
         assert!(bytes[4..DIRECT_ALIGN].iter().all(|b| *b == 0));
         assert_eq!(&bytes[DIRECT_ALIGN..], &body[..]);
         // It never overwrites: snapshot files are created once.
-        let err = BodyWriter::create(&path, 0).err().unwrap();
+        let err = BodyWriter::create(disk.as_ref(), &path, 0).err().unwrap();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
     }
 
@@ -460,14 +477,19 @@ mod tests {
         prefix[..8].copy_from_slice(MAGIC_V1);
         let path = dir.path().join("snapshot-0-0.bin");
         fs::write(&path, [prefix, body.clone()].concat()).unwrap();
-        let (read_meta, read_body) = read_file(&path).unwrap();
+        let (read_meta, read_body) = read_file(OsDisk::new().as_ref(), &path).unwrap();
         assert_eq!((read_meta, read_body), (meta, body));
     }
 
     #[test]
     fn a_failed_stream_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
-        let files = SnapshotFiles::open(dir.path().to_path_buf()).unwrap();
+        let files = SnapshotFiles::open(
+            OsDisk::new(),
+            dir.path().to_path_buf(),
+            Arc::new(DurableSnapshots::default()),
+        )
+        .unwrap();
         let err = files
             .write_with(&SnapshotMeta::default(), |out| {
                 out.write_all(&[1u8; 5000])?;
@@ -477,5 +499,27 @@ mod tests {
         assert_eq!(err.to_string(), "encoder failed");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
         assert!(files.current().is_none());
+    }
+
+    /// Defect: `open(O_CREAT|O_EXCL|O_DIRECT)` on a file system that refuses
+    /// O_DIRECT created the file and failed with EINVAL, so the buffered
+    /// retry met EEXIST and every snapshot failed there. tmpfs refuses
+    /// O_DIRECT; `/dev/shm` is a tmpfs on Linux.
+    #[test]
+    fn snapshots_are_written_where_o_direct_is_refused() {
+        let shm = Path::new("/dev/shm");
+        assert!(
+            shm.is_dir(),
+            "this test needs /dev/shm (a tmpfs, which refuses O_DIRECT)"
+        );
+        let dir = tempfile::tempdir_in(shm).unwrap();
+        let durable = Arc::new(DurableSnapshots::default());
+        let files =
+            SnapshotFiles::open(OsDisk::new(), dir.path().to_path_buf(), durable.clone()).unwrap();
+        let meta = SnapshotMeta::default();
+        files.write(&meta, &[7u8; 10_000]).unwrap();
+        let (read_meta, body) = files.read_current().unwrap().unwrap();
+        assert_eq!((read_meta, body), (meta, vec![7u8; 10_000]));
+        assert!(durable.wait_covering(0, std::time::Duration::ZERO));
     }
 }

@@ -12,6 +12,7 @@ use openraft::{
 
 use super::snapshot_files::{file_name, SnapshotFiles};
 use super::type_config::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+use super::wal::disk::is_no_space;
 use super::{Application, SnapshotSource};
 use crate::txn::BatchOutcome;
 
@@ -83,6 +84,40 @@ fn snapshot_err(verb: ErrorVerb) -> impl Fn(io::Error) -> StorageError {
     move |e| StorageError::from_io_error(ErrorSubject::Snapshot(None), verb, e)
 }
 
+/// How often a snapshot that met a full disk is tried again.
+const SNAPSHOT_SPACE_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs `write` (a snapshot file write) on the blocking pool, trying again
+/// while the disk is full: a snapshot is not a reason to stop a node whose
+/// log is healthy, and the log cannot be purged without one. Other errors
+/// are returned.
+async fn write_waiting_for_space<T: Send + 'static>(
+    what: &str,
+    write: impl Fn() -> io::Result<T> + Send + Sync + 'static,
+) -> io::Result<T> {
+    let write = Arc::new(write);
+    let mut warned = false;
+    loop {
+        let attempt = Arc::clone(&write);
+        match blocking(move || attempt()).await {
+            Err(e) if is_no_space(&e) => {
+                if !warned {
+                    tracing::error!(error = %e, what,
+                        "snapshot disk full: trying again every second until space is freed");
+                    warned = true;
+                }
+                tokio::time::sleep(SNAPSHOT_SPACE_RETRY).await;
+            }
+            result => {
+                if warned && result.is_ok() {
+                    tracing::info!(what, "snapshot written after the disk had space again");
+                }
+                return result;
+            }
+        }
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> io::Result<T> {
@@ -139,9 +174,9 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             snapshot_err(ErrorVerb::Write)(io::Error::other("snapshot already built"))
         })?;
         let started = std::time::Instant::now();
-        let (meta, bytes) = blocking(move || {
-            let bytes = files.write_with(&meta, source)?;
-            Ok((meta, bytes))
+        let (meta, bytes) = write_waiting_for_space("build", move || {
+            let bytes = files.write_with(&meta, |out| source(out))?;
+            Ok((meta.clone(), bytes))
         })
         .await
         .map_err(snapshot_err(ErrorVerb::Write))?;
@@ -235,15 +270,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         meta: &SnapshotMeta,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
-        let body = snapshot.into_inner();
+        let body = Arc::new(snapshot.into_inner());
         let files = self.files.clone();
         let file_meta = meta.clone();
-        let body = blocking(move || {
-            files.write(&file_meta, &body)?;
-            Ok(body)
-        })
-        .await
-        .map_err(snapshot_err(ErrorVerb::Write))?;
+        let written = Arc::clone(&body);
+        write_waiting_for_space("install", move || files.write(&file_meta, &written))
+            .await
+            .map_err(snapshot_err(ErrorVerb::Write))?;
         self.app.restore(&body).map_err(|e| {
             StorageError::from_io_error(
                 ErrorSubject::Snapshot(Some(meta.signature())),

@@ -253,20 +253,46 @@ async fn corrupt_newest_snapshot_falls_back_to_older_one_and_log() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path());
     cfg.snapshot_every_entries = 40;
+    // The log is purged well past the older snapshot, and segments are
+    // small enough to be deleted: the fallback works only because the log
+    // keeps the segments the oldest snapshot kept needs (it used to pass
+    // only because nothing was ever purged).
+    cfg.logs_kept_after_snapshot = 5;
+    cfg.log_segment_bytes = 8192;
     let (consensus, app) = start(cfg.clone()).await;
     for i in 0..170 {
         consensus.propose(batch(i)).await.unwrap();
     }
-    eventually("two snapshots", || {
-        consensus.status().snapshot_index >= Some(120) && snapshot_files(dir.path()).len() == 2
+    eventually("two snapshots and a purge past the older one", || {
+        let s = consensus.status();
+        s.snapshot_index >= Some(120)
+            && snapshot_files(dir.path()).len() == 2
+            && s.purged_index >= Some(100)
     })
     .await;
     let before = app.markers();
+    let purged = consensus.status().purged_index.unwrap();
     consensus.shutdown().await.unwrap();
     drop(consensus);
 
     // Flip one byte of the newest snapshot's body.
     let files = snapshot_files(dir.path());
+    let older = files
+        .iter()
+        .map(|n| {
+            n.trim_end_matches(".bin")
+                .rsplit('-')
+                .next()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .min()
+        .unwrap();
+    assert!(
+        purged > older,
+        "the purge mark ({purged}) must be past the older snapshot ({older})"
+    );
     let newest = files
         .iter()
         .max_by_key(|n| {
@@ -296,6 +322,8 @@ async fn unusable_snapshots_with_purged_log_refuse_to_start() {
     let mut cfg = config(dir.path());
     cfg.snapshot_every_entries = 30;
     cfg.logs_kept_after_snapshot = 5;
+    // Small segments, so that purged entries are really gone from disk.
+    cfg.log_segment_bytes = 8192;
     let (consensus, _app) = start(cfg.clone()).await;
     for i in 0..100 {
         consensus.propose(batch(i)).await.unwrap();
@@ -327,6 +355,7 @@ async fn unusable_snapshots_with_purged_log_refuse_to_start() {
 mod files {
     use super::super::snapshot_files::{read_file, SnapshotFiles};
     use super::super::type_config::{LogId, SnapshotMeta, StoredMembership};
+    use super::super::wal::disk::OsDisk;
     use openraft::CommittedLeaderId;
 
     fn meta(term: u64, index: u64) -> SnapshotMeta {
@@ -340,7 +369,9 @@ mod files {
     #[test]
     fn write_read_prune_and_detect_corruption() {
         let dir = tempfile::tempdir().unwrap();
-        let files = SnapshotFiles::open(dir.path().to_path_buf()).unwrap();
+        let files =
+            SnapshotFiles::open(OsDisk::new(), dir.path().to_path_buf(), Default::default())
+                .unwrap();
         assert!(files.load_newest().unwrap().is_none());
         for (i, index) in [10u64, 20, 30].into_iter().enumerate() {
             files.write(&meta(1, index), &[i as u8; 100]).unwrap();
@@ -359,8 +390,10 @@ mod files {
         let newest = dir.path().join("snapshot-1-30.bin");
         let bytes = std::fs::read(&newest).unwrap();
         std::fs::write(&newest, &bytes[..bytes.len() - 1]).unwrap();
-        assert!(read_file(&newest).is_err());
-        let reopened = SnapshotFiles::open(dir.path().to_path_buf()).unwrap();
+        assert!(read_file(OsDisk::new().as_ref(), &newest).is_err());
+        let reopened =
+            SnapshotFiles::open(OsDisk::new(), dir.path().to_path_buf(), Default::default())
+                .unwrap();
         let (m, body) = reopened.load_newest().unwrap().unwrap();
         assert_eq!(m, meta(1, 20));
         assert_eq!(body, vec![1u8; 100]);
@@ -370,7 +403,10 @@ mod files {
         let mut bytes = std::fs::read(&older).unwrap();
         bytes[14] ^= 1;
         std::fs::write(&older, bytes).unwrap();
-        assert!(read_file(&older).unwrap_err().to_string().contains("crc"));
+        assert!(read_file(OsDisk::new().as_ref(), &older)
+            .unwrap_err()
+            .to_string()
+            .contains("crc"));
     }
 }
 
@@ -583,10 +619,11 @@ mod ensemble {
 }
 
 mod suite {
-    use super::super::log_store::LogStore;
     use super::super::snapshot_files::SnapshotFiles;
     use super::super::state_machine::{SnapshotDue, StateMachine};
     use super::super::type_config::{StorageError, TypeConfig};
+    use super::super::wal::disk::OsDisk;
+    use super::super::wal::{DurableSnapshots, Limits, LogStore, StorageHealth};
     use super::Recorder;
     use openraft::testing::{StoreBuilder, Suite};
     use openraft::{ErrorSubject, ErrorVerb};
@@ -600,8 +637,21 @@ mod suite {
                 StorageError::from_io_error(ErrorSubject::Store, ErrorVerb::Write, e)
             };
             let dir = tempfile::tempdir().map_err(err)?;
-            let log = LogStore::open(&dir.path().join("log")).map_err(err)?;
-            let files = SnapshotFiles::open(dir.path().join("snapshots")).map_err(err)?;
+            // No snapshot floor: the suite purges without snapshots.
+            let log = LogStore::open(
+                OsDisk::new(),
+                &dir.path().join("log"),
+                Limits::default(),
+                Arc::new(StorageHealth::default()),
+                None,
+            )
+            .map_err(err)?;
+            let files = SnapshotFiles::open(
+                OsDisk::new(),
+                dir.path().join("snapshots"),
+                Arc::new(DurableSnapshots::default()),
+            )
+            .map_err(err)?;
             let sm = StateMachine::open(
                 Arc::new(Recorder::default()),
                 Arc::new(files),
