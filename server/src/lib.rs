@@ -152,7 +152,18 @@ pub async fn run(
     let expiry = tokio::spawn(background::expire_sessions(Arc::clone(&server), stopped()));
     let reaper = tokio::spawn(background::reap_nodes(Arc::clone(&server), stopped()));
     let membership = tokio::spawn(background::keep_membership(Arc::clone(&server), stopped()));
-    listener::serve_clients(Arc::clone(&server), listener, shutdown).await;
+    // A node whose consensus core stopped on a fatal error (a failed write
+    // or sync of the log) must not linger half alive, answering clients
+    // and never taking a write again: it stops, and `main` exits non-zero
+    // so that a supervisor restarts it and clients move to other members.
+    let mut failure = None;
+    tokio::select! {
+        () = listener::serve_clients(Arc::clone(&server), listener, shutdown) => {}
+        why = consensus.failed() => {
+            tracing::error!(error = %why, "the log failed: stopping this server");
+            failure = Some(why);
+        }
+    }
     tracing::info!("shutting down");
     let _ = stop_tx.send(true);
     let _ = expiry.await;
@@ -169,5 +180,8 @@ pub async fn run(
         .await
         .map_err(|e| ServerError::Raft(e.to_string()))?;
     proposer.abort();
-    Ok(())
+    match failure {
+        Some(why) => Err(ServerError::Raft(format!("storage failed: {why}"))),
+        None => Ok(()),
+    }
 }

@@ -123,6 +123,12 @@ impl Server {
         self.consensus.get()
     }
 
+    /// Whether new writes are refused because the log's disk is full (they
+    /// are answered with ZooKeeper's read-only error; reads go on).
+    pub fn writes_refused(&self) -> bool {
+        self.consensus().is_some_and(|c| c.writes_refused())
+    }
+
     /// Whether this server decides expiry and reaping (the Raft leader).
     pub fn is_leader(&self) -> bool {
         self.consensus().is_some_and(|c| c.is_leader())

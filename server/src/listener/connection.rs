@@ -219,6 +219,27 @@ impl Connection {
         op: TxnOp,
         shape: ReplyShape,
     ) -> Result<(), ErrorCode> {
+        if server.writes_refused() {
+            // The log's disk is full: refuse the write at once, as a
+            // ZooKeeper server without a quorum does (NOTREADONLY), if
+            // nothing of this session is ahead of it (replies go in order;
+            // otherwise it waits in the log like the writes before it).
+            let st = self.state.lock().expect("conn lock");
+            if st.pipeline.is_empty() {
+                let zxid = server.db.read().expect("db lock").last_zxid();
+                let refused = TxnOutcome {
+                    zxid,
+                    result: Err(ErrorCode::NotReadOnly),
+                };
+                let (frame, close) = requests::write_reply(xid, &refused, &shape);
+                drop(st);
+                self.push(server, frame);
+                if close {
+                    self.outbox.close();
+                }
+                return Ok(());
+            }
+        }
         let txn = {
             let mut st = self.state.lock().expect("conn lock");
             st.pipeline.push_back(Queued::Write {

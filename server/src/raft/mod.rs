@@ -535,7 +535,7 @@ impl Consensus {
             ..Limits::default()
         };
         let (log_store, state_machine) = tokio::task::spawn_blocking(move || {
-            let disk = wal::disk::OsDisk::new();
+            let disk = wal::disk::OsDisk::shared();
             disk.create_dir_all(&dir).map_err(storage)?;
             if dir.join("log.redb").exists() {
                 return Err(RaftError::Storage(format!(

@@ -446,7 +446,7 @@ mod tests {
             .collect();
         let body = parts.concat();
         let path = dir.path().join("f");
-        let disk = OsDisk::new();
+        let disk = OsDisk::shared();
         let mut out = BodyWriter::create(disk.as_ref(), &path, DIRECT_ALIGN as u64).unwrap();
         for part in &parts {
             out.write_all(part).unwrap();
@@ -477,7 +477,7 @@ mod tests {
         prefix[..8].copy_from_slice(MAGIC_V1);
         let path = dir.path().join("snapshot-0-0.bin");
         fs::write(&path, [prefix, body.clone()].concat()).unwrap();
-        let (read_meta, read_body) = read_file(OsDisk::new().as_ref(), &path).unwrap();
+        let (read_meta, read_body) = read_file(OsDisk::shared().as_ref(), &path).unwrap();
         assert_eq!((read_meta, read_body), (meta, body));
     }
 
@@ -485,7 +485,7 @@ mod tests {
     fn a_failed_stream_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
         let files = SnapshotFiles::open(
-            OsDisk::new(),
+            OsDisk::shared(),
             dir.path().to_path_buf(),
             Arc::new(DurableSnapshots::default()),
         )
@@ -515,7 +515,8 @@ mod tests {
         let dir = tempfile::tempdir_in(shm).unwrap();
         let durable = Arc::new(DurableSnapshots::default());
         let files =
-            SnapshotFiles::open(OsDisk::new(), dir.path().to_path_buf(), durable.clone()).unwrap();
+            SnapshotFiles::open(OsDisk::shared(), dir.path().to_path_buf(), durable.clone())
+                .unwrap();
         let meta = SnapshotMeta::default();
         files.write(&meta, &[7u8; 10_000]).unwrap();
         let (read_meta, body) = files.read_current().unwrap().unwrap();

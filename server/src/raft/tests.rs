@@ -369,9 +369,12 @@ mod files {
     #[test]
     fn write_read_prune_and_detect_corruption() {
         let dir = tempfile::tempdir().unwrap();
-        let files =
-            SnapshotFiles::open(OsDisk::new(), dir.path().to_path_buf(), Default::default())
-                .unwrap();
+        let files = SnapshotFiles::open(
+            OsDisk::shared(),
+            dir.path().to_path_buf(),
+            Default::default(),
+        )
+        .unwrap();
         assert!(files.load_newest().unwrap().is_none());
         for (i, index) in [10u64, 20, 30].into_iter().enumerate() {
             files.write(&meta(1, index), &[i as u8; 100]).unwrap();
@@ -390,10 +393,13 @@ mod files {
         let newest = dir.path().join("snapshot-1-30.bin");
         let bytes = std::fs::read(&newest).unwrap();
         std::fs::write(&newest, &bytes[..bytes.len() - 1]).unwrap();
-        assert!(read_file(OsDisk::new().as_ref(), &newest).is_err());
-        let reopened =
-            SnapshotFiles::open(OsDisk::new(), dir.path().to_path_buf(), Default::default())
-                .unwrap();
+        assert!(read_file(OsDisk::shared().as_ref(), &newest).is_err());
+        let reopened = SnapshotFiles::open(
+            OsDisk::shared(),
+            dir.path().to_path_buf(),
+            Default::default(),
+        )
+        .unwrap();
         let (m, body) = reopened.load_newest().unwrap().unwrap();
         assert_eq!(m, meta(1, 20));
         assert_eq!(body, vec![1u8; 100]);
@@ -403,7 +409,7 @@ mod files {
         let mut bytes = std::fs::read(&older).unwrap();
         bytes[14] ^= 1;
         std::fs::write(&older, bytes).unwrap();
-        assert!(read_file(OsDisk::new().as_ref(), &older)
+        assert!(read_file(OsDisk::shared().as_ref(), &older)
             .unwrap_err()
             .to_string()
             .contains("crc"));
@@ -639,7 +645,7 @@ mod suite {
             let dir = tempfile::tempdir().map_err(err)?;
             // No snapshot floor: the suite purges without snapshots.
             let log = LogStore::open(
-                OsDisk::new(),
+                OsDisk::shared(),
                 &dir.path().join("log"),
                 Limits::default(),
                 Arc::new(StorageHealth::default()),
@@ -647,7 +653,7 @@ mod suite {
             )
             .map_err(err)?;
             let files = SnapshotFiles::open(
-                OsDisk::new(),
+                OsDisk::shared(),
                 dir.path().join("snapshots"),
                 Arc::new(DurableSnapshots::default()),
             )

@@ -460,7 +460,7 @@ fn expected_after(before: &Model, op: Op) -> Model {
             if let Some(first) = m.first_present() {
                 let index = first + pick % (m.next_index() - first);
                 let last = m.entries[&index].0;
-                if !m.snapshot.is_some_and(|s| s.index >= index) {
+                if m.snapshot.is_none_or(|s| s.index < index) {
                     m.snapshot = Some(last);
                     let upto = index.saturating_sub(keep);
                     if !(m.purged.is_some_and(|p| p.index >= upto) || upto < first) {

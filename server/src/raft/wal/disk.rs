@@ -104,7 +104,7 @@ pub(crate) struct OsDisk {
 impl OsDisk {
     /// The real file system; with the `fault-injection` build feature, the
     /// faults named by the environment (see [`faults`]).
-    pub(crate) fn new() -> Arc<dyn Disk> {
+    pub(crate) fn shared() -> Arc<dyn Disk> {
         Arc::new(OsDisk {
             faults: faults::Faults::from_env(),
         })

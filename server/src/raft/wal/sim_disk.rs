@@ -105,6 +105,8 @@ struct State {
     locked: Vec<PathBuf>,
     /// Renames of a `wal-` file to a `spare-` one (segments recycled).
     recycled: u64,
+    /// How long each read takes (a slow disk, for races with readers).
+    read_delay: std::time::Duration,
 }
 
 /// The simulated disk; clones share it.
@@ -235,10 +237,17 @@ impl SimDisk {
             space_limit: s.space_limit,
             locked: Vec::new(),
             recycled: s.recycled,
+            read_delay: s.read_delay,
         };
         SimDisk {
             state: Arc::new(Mutex::new(copy)),
         }
+    }
+
+    #[cfg(test)]
+    /// Makes every read take `delay` (outside the disk's own lock).
+    pub(crate) fn slow_reads(&self, delay: std::time::Duration) {
+        self.state().read_delay = delay;
     }
 
     /// Segments recycled as spares so far.
@@ -257,22 +266,20 @@ impl SimDisk {
         self.state().crash_at = Some(call);
     }
 
-    /// Whether power was lost.
-    pub(crate) fn crashed(&self) -> bool {
-        self.state().crashed
-    }
-
+    #[cfg(test)]
     /// The `call`-th I/O call from the start fails with `EIO`.
     pub(crate) fn fail_with_eio_at(&self, call: u64) {
         self.state().eio_at.push(call);
     }
 
+    #[cfg(test)]
     /// Writes that would make the files hold more than `bytes` in all fail
     /// with `ENOSPC` (`None`: no limit).
     pub(crate) fn limit_space(&self, bytes: Option<u64>) {
         self.state().space_limit = bytes;
     }
 
+    #[cfg(test)]
     /// Bytes all files hold.
     pub(crate) fn used_bytes(&self) -> u64 {
         self.state().used_bytes()
@@ -283,10 +290,16 @@ impl SimDisk {
     /// (see the module docs); I/O calls work again, counting from zero,
     /// with no fault scheduled.
     pub(crate) fn power_loss(&self, rng: &mut StdRng) {
+        self.power_loss_with(rng, false);
+    }
+
+    /// [`SimDisk::power_loss`], with every directory operation not yet
+    /// synced undone when `undo_dir_ops` (the worst case for renames).
+    pub(crate) fn power_loss_with(&self, rng: &mut StdRng, undo_dir_ops: bool) {
         let mut s = self.state();
         // Directories first: which files still exist.
         for dir in s.dirs.values_mut() {
-            let keep = if dir.pending.is_empty() {
+            let keep = if dir.pending.is_empty() || undo_dir_ops {
                 0
             } else {
                 rng.gen_range(0..=dir.pending.len())
@@ -502,6 +515,10 @@ impl Drop for SimLock {
 
 impl DiskFile for SimFile {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let delay = self.disk.state().read_delay;
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
         let mut s = self.disk.state();
         s.call()?;
         let data = &s.inodes.get(&self.inode).ok_or_else(stale)?.current;
@@ -532,8 +549,21 @@ impl DiskFile for SimFile {
         let mut s = self.disk.state();
         s.call()?;
         let file = s.inodes.get_mut(&self.inode).ok_or_else(stale)?;
-        file.durable = file.current.clone();
-        file.pending.clear();
+        // Replay the changes rather than copy the file: syncs stay cheap
+        // however large the file grows.
+        for op in std::mem::take(&mut file.pending) {
+            match op {
+                FileOp::SetLen(len) => file.durable.resize(len as usize, 0),
+                FileOp::Write { offset, data } => {
+                    let end = offset as usize + data.len();
+                    if file.durable.len() < end {
+                        file.durable.resize(end, 0);
+                    }
+                    file.durable[offset as usize..end].copy_from_slice(&data);
+                }
+            }
+        }
+        debug_assert_eq!(file.durable.len(), file.current.len());
         Ok(())
     }
 

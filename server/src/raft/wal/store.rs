@@ -140,6 +140,26 @@ pub(super) struct State {
     generation: u64,
 }
 
+/// A read of a range of entries under way (see [`LogStore::read_step`]).
+pub(crate) struct RangeRead {
+    next: u64,
+    end: u64,
+    /// The log's generation when the read began.
+    generation: Option<u64>,
+    pub(crate) out: Vec<Entry>,
+}
+
+impl RangeRead {
+    pub(crate) fn new(start: u64, end: u64) -> RangeRead {
+        RangeRead {
+            next: start,
+            end,
+            generation: None,
+            out: Vec::new(),
+        }
+    }
+}
+
 /// A file the next segment can be made from: zero-filled, or a purged
 /// segment being recycled (its rename to a spare made durable already).
 pub(super) struct Spare {
@@ -495,54 +515,63 @@ impl LogStore {
     /// The lock is taken per frame, so appends wait for one frame read at
     /// most.
     pub(crate) fn read_range(&self, start: u64, end: u64) -> io::Result<Vec<Entry>> {
-        let mut out = Vec::new();
-        let mut next = start;
-        let mut generation = None;
-        while next < end {
-            let (log_id, body) = {
-                let s = self.state();
-                if *generation.get_or_insert(s.generation) != s.generation {
-                    break;
+        let mut read = RangeRead::new(start, end);
+        while self.read_step(&mut read)? {}
+        Ok(read.out)
+    }
+
+    /// One step of a [`LogStore::read_range`]: the next frame (or the rest
+    /// from the cache) under one hold of the state lock. Returns whether
+    /// the read goes on.
+    pub(crate) fn read_step(&self, read: &mut RangeRead) -> io::Result<bool> {
+        if read.next >= read.end {
+            return Ok(false);
+        }
+        let (log_id, body) = {
+            let s = self.state();
+            if *read.generation.get_or_insert(s.generation) != s.generation {
+                // A truncation or purge since the read began: what follows
+                // may belong to another version of the log.
+                return Ok(false);
+            }
+            if read.out.is_empty() {
+                // Clamp the start to the first entry present.
+                match s.entries.range(read.next..read.end).next() {
+                    Some((&first, _)) => read.next = first,
+                    None => return Ok(false),
                 }
-                if next == start {
-                    // Clamp the start to the first entry present.
-                    match s.entries.range(start..end).next() {
-                        Some((&first, _)) => next = first,
+            }
+            let Some(loc) = s.entries.get(&read.next).copied() else {
+                return Ok(false);
+            };
+            if s.cached(read.next).is_some() {
+                // The cache holds a suffix of the log: the rest is there.
+                while read.next < read.end {
+                    match s.cached(read.next) {
+                        Some(e) => read.out.push(e.clone()),
                         None => break,
                     }
+                    read.next += 1;
                 }
-                let Some(loc) = s.entries.get(&next).copied() else {
-                    break;
-                };
-                if s.cached(next).is_some() {
-                    // The cache holds a suffix of the log: the rest is there.
-                    while next < end {
-                        match s.cached(next) {
-                            Some(e) => out.push(e.clone()),
-                            None => break,
-                        }
-                        next += 1;
-                    }
-                    break;
-                }
-                let seg = s
-                    .segments
-                    .get(&loc.segment)
-                    .ok_or_else(|| corrupt(format!("entry {next}: segment missing")))?;
-                let body = read_frame(seg.file.as_ref(), seg.salt, loc.offset, loc.len)?;
-                next += 1;
-                (loc.log_id, body)
-            };
-            let entry = decode_body(&body)?;
-            if entry.log_id != log_id {
-                return Err(corrupt(format!(
-                    "entry {}: read back a different entry",
-                    log_id.index
-                )));
+                return Ok(false);
             }
-            out.push(entry);
+            let seg = s
+                .segments
+                .get(&loc.segment)
+                .ok_or_else(|| corrupt(format!("entry {}: segment missing", read.next)))?;
+            let body = read_frame(seg.file.as_ref(), seg.salt, loc.offset, loc.len)?;
+            read.next += 1;
+            (loc.log_id, body)
+        };
+        let entry = decode_body(&body)?;
+        if entry.log_id != log_id {
+            return Err(corrupt(format!(
+                "entry {}: read back a different entry",
+                log_id.index
+            )));
         }
-        Ok(out)
+        read.out.push(entry);
+        Ok(true)
     }
 
     /// Appends entries durably; returns once they are synced.
