@@ -78,6 +78,7 @@ pub async fn run(
     let (server, proposals) = Server::new(config.clone());
     let raft_config = RaftConfig {
         snapshot_every_entries: config.snapshot_every_entries,
+        log_segment_bytes: config.log_segment_bytes,
         ..RaftConfig::new(config.server_id, config.data_dir.clone())
     };
     let proposer = tokio::spawn(proposer::run(Arc::clone(&server), proposals));

@@ -253,7 +253,7 @@ class EnsembleServer:
             cmd += ["--super-digest", e.super_digest]
         if e.max_client_connections is not None:
             cmd += ["--max-client-connections", str(e.max_client_connections)]
-        return cmd
+        return cmd + e.extra_args
 
     def launch(self) -> None:
         """Start the process without waiting for it to serve."""
@@ -340,8 +340,10 @@ class Ensemble:
     target = "corral-ensemble"
 
     def __init__(self, workdir: Path, voters: int = 3, observers: int = 0, *,
-                 max_client_connections: int | None = None, super_digest: str | None = None):
+                 max_client_connections: int | None = None, super_digest: str | None = None,
+                 extra_args: tuple[str, ...] = ()):
         self.workdir = workdir
+        self.extra_args = list(extra_args)
         self.max_client_connections = max_client_connections
         self.super_digest = super_digest
         self.servers: dict[int, EnsembleServer] = {}

@@ -68,6 +68,8 @@ pub struct Config {
     pub container_check_interval_ms: u64,
     /// A snapshot is taken after this many log entries.
     pub snapshot_every_entries: u64,
+    /// Size of the log's preallocated segment files.
+    pub log_segment_bytes: u64,
     /// Most client transactions carried by one log entry.
     pub batch_txns_max: usize,
     /// Log entries (batches) this server has in the commit pipeline at
@@ -101,6 +103,7 @@ impl Default for Config {
             ttl_enabled: true,
             container_check_interval_ms: 60_000,
             snapshot_every_entries: 10_000,
+            log_segment_bytes: 64 * 1024 * 1024,
             batch_txns_max: 1024,
             batches_in_flight: 2,
             outstanding_per_connection_max: 1000,
@@ -167,6 +170,11 @@ impl Config {
         if self.max_packet_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_packet_bytes must be >= 1024".into(),
+            ));
+        }
+        if self.log_segment_bytes < 64 * 1024 {
+            return Err(ConfigError::Invalid(
+                "log_segment_bytes must be >= 65536".into(),
             ));
         }
         if self.batch_txns_max == 0
@@ -361,6 +369,9 @@ pub struct Flags {
     /// Log entries between snapshots.
     #[arg(long)]
     pub snapshot_every_entries: Option<u64>,
+    /// Size of the log's preallocated segment files, in bytes.
+    #[arg(long)]
+    pub log_segment_bytes: Option<u64>,
     /// Most client transactions in one log entry.
     #[arg(long)]
     pub batch_txns_max: Option<usize>,
@@ -395,7 +406,11 @@ impl Flags {
             c.peer_host = self.peer_host;
         }
         set!(max_packet_bytes, max_client_connections, four_letter_words);
-        set!(container_check_interval_ms, snapshot_every_entries);
+        set!(
+            container_check_interval_ms,
+            snapshot_every_entries,
+            log_segment_bytes
+        );
         set!(batch_txns_max, batches_in_flight);
         if self.min_session_timeout_ms.is_some() {
             c.min_session_timeout_ms = self.min_session_timeout_ms;

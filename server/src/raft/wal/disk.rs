@@ -245,46 +245,35 @@ impl Disk for OsDisk {
 /// Storage faults for process-level tests, compiled in only with the
 /// `fault-injection` feature (never in a release build of the server).
 ///
-/// `CORRAL_FAULT_SYNC_EIO_AFTER=N`: every `fdatasync`/`fsync` (of files
-/// and directories) after the first `N` fails with `EIO`, as a failing
-/// device would.
+/// `CORRAL_FAULT_SYNC_EIO_WHEN=<path>`: while the file `path` exists,
+/// every `fdatasync`/`fsync` (of files and directories) fails with `EIO`,
+/// as a failing device would; a test creates the file when it wants the
+/// disk to fail.
 #[cfg(feature = "fault-injection")]
 mod faults {
     use std::io;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::Arc;
+    use std::path::PathBuf;
 
     #[derive(Debug, Clone, Default)]
     pub(super) struct Faults {
-        sync_eio_after: Option<u64>,
-        syncs: Arc<AtomicU64>,
+        sync_eio_when: Option<PathBuf>,
     }
 
     impl Faults {
         pub(super) fn from_env() -> Faults {
-            let sync_eio_after = std::env::var("CORRAL_FAULT_SYNC_EIO_AFTER")
-                .ok()
-                .and_then(|v| v.parse().ok());
-            if let Some(n) = sync_eio_after {
-                tracing::warn!(
-                    after = n,
-                    "fault injection: syncs fail with EIO after this many"
-                );
+            let sync_eio_when = std::env::var_os("CORRAL_FAULT_SYNC_EIO_WHEN").map(PathBuf::from);
+            if let Some(path) = &sync_eio_when {
+                tracing::warn!(trigger = %path.display(),
+                    "fault injection: syncs fail with EIO while this file exists");
             }
-            Faults {
-                sync_eio_after,
-                syncs: Arc::new(AtomicU64::new(0)),
-            }
+            Faults { sync_eio_when }
         }
 
         pub(super) fn before_sync(&self) -> io::Result<()> {
-            let Some(after) = self.sync_eio_after else {
-                return Ok(());
-            };
-            if self.syncs.fetch_add(1, Ordering::Relaxed) >= after {
-                return Err(io::Error::from_raw_os_error(libc::EIO));
+            match &self.sync_eio_when {
+                Some(path) if path.exists() => Err(io::Error::from_raw_os_error(libc::EIO)),
+                _ => Ok(()),
             }
-            Ok(())
         }
     }
 }
