@@ -555,8 +555,12 @@ pub fn run(config: SimConfig) -> Result<Report, String> {
                 let at = |e: String| {
                     format!("seed {seed}, crash at I/O call {crash_at} (op {i}: {:?}), outcome {outcome}: {e}", ops.get(i))
                 };
-                let node =
-                    open_node(&fork).map_err(|e| at(format!("open refused a crash state: {e}")))?;
+                let node = open_node(&fork).map_err(|e| {
+                    let names = fork.names(&log_dir());
+                    at(format!(
+                        "open refused a crash state: {e}; log files after the crash: {names:?}"
+                    ))
+                })?;
                 let got = observe(&node).map_err(at)?;
                 let op = ops.get(i).copied().unwrap_or(Op::Vote);
                 check_recovered(&got, &before, &after, op).map_err(at)?;

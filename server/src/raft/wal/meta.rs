@@ -1,6 +1,7 @@
 //! The vote and the purge mark (`meta`), and the commit hint (`committed`).
 //!
-//! `meta` is two pages, written in turn in place: each write goes to the
+//! `meta` is two pages (created zeroed as `meta.tmp` and renamed), written
+//! in turn in place: each write goes to the
 //! page that does not hold the newest copy, with a sequence number one
 //! higher, and is `fdatasync`ed. A power loss during a write can garble only
 //! the page being written; the other still holds the previous copy. Being
@@ -96,9 +97,18 @@ impl MetaFile {
     pub(crate) fn open(disk: &dyn Disk, dir: &Path, exists: bool) -> io::Result<(MetaFile, Meta)> {
         let path = dir.join("meta");
         if !exists {
-            let file = disk.open(&path, Open::CreateOrExisting)?;
+            // Made as `meta.tmp` and renamed once its zeros are durable: a
+            // `meta` whose first write a power loss garbled would read as
+            // two damaged copies (the crash simulator found it).
+            let tmp = dir.join("meta.tmp");
+            match disk.remove_file(&tmp) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+            let file = disk.open(&tmp, Open::CreateNew { direct: false })?;
             file.write_all_at(&vec![0u8; 2 * PAGE as usize], 0)?;
             file.sync_all()?;
+            disk.rename(&tmp, &path)?;
             disk.sync_dir(dir)?;
             return Ok((
                 MetaFile {

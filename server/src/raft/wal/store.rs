@@ -778,14 +778,16 @@ impl LogStore {
         s.cache_truncate(from);
         let dir = &self.shared.dir;
         let disk = &self.shared.disk;
-        let mut doomed: Vec<u64> = s
-            .segments
-            .range(loc.segment + 1..)
-            .map(|(f, _)| *f)
-            .collect();
-        if loc.segment == from {
-            doomed.push(from);
-        }
+        // The segments that go entirely, the one holding `from` too if it
+        // is its first entry. Deleted last first: a power loss may keep any
+        // prefix of the deletions, and each prefix must leave a log without
+        // a gap (the simulator found the ascending order's gap).
+        let first_doomed = if loc.segment == from {
+            loc.segment
+        } else {
+            loc.segment + 1
+        };
+        let doomed: Vec<u64> = s.segments.range(first_doomed..).map(|(f, _)| *f).collect();
         if !doomed.is_empty() {
             for f in doomed.iter().rev() {
                 s.segments.remove(f);

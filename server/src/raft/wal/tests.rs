@@ -637,3 +637,21 @@ fn spare_files_left_by_a_stopped_run_are_removed_at_open() {
     assert!(!dir.path().join("spare-77").exists());
     assert!(dir.path().join(segment_name(0)).exists());
 }
+
+/// Found by the stress run: a truncation from the first entry of a
+/// segment deleted that segment before the later ones; a power loss that
+/// kept only the first deletion left a gap and a server that refused to
+/// start. This workload (seed 47) reaches that state.
+#[test]
+fn truncation_deletes_later_segments_last_first() {
+    let report = crash_sim::run(SimConfig {
+        seed: 47,
+        crash_states: 1,
+        ops: 40,
+        outcomes_per_crash: 4,
+        every_call: true,
+        damage_trials: 0,
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.crash_states > 500, "{report:?}");
+}
