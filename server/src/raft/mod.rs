@@ -612,7 +612,7 @@ impl Consensus {
     /// Many proposals may be in flight; they are appended in arrival order.
     /// openraft 0.9 writes (and fsyncs) each proposal as its own log append,
     /// so concurrency adds little throughput: group transactions into one
-    /// [`TxnBatch`] instead (see `log_store.rs`).
+    /// [`TxnBatch`] instead (see `wal/`).
     ///
     /// On a follower or observer the batch is forwarded to the leader, which
     /// proposes it; the outcome comes back once the leader has applied it
