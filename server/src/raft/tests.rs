@@ -277,33 +277,20 @@ async fn corrupt_newest_snapshot_falls_back_to_older_one_and_log() {
 
     // Flip one byte of the newest snapshot's body.
     let files = snapshot_files(dir.path());
-    let older = files
-        .iter()
-        .map(|n| {
-            n.trim_end_matches(".bin")
-                .rsplit('-')
-                .next()
-                .unwrap()
-                .parse::<u64>()
-                .unwrap()
-        })
-        .min()
-        .unwrap();
+    let index_of = |name: &String| -> u64 {
+        name.trim_end_matches(".bin")
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let older = files.iter().map(index_of).min().unwrap();
     assert!(
         purged > older,
         "the purge mark ({purged}) must be past the older snapshot ({older})"
     );
-    let newest = files
-        .iter()
-        .max_by_key(|n| {
-            n.trim_end_matches(".bin")
-                .rsplit('-')
-                .next()
-                .unwrap()
-                .parse::<u64>()
-                .unwrap()
-        })
-        .unwrap();
+    let newest = files.iter().max_by_key(|n| index_of(n)).unwrap();
     let path = dir.path().join("raft/snapshots").join(newest);
     let mut bytes = std::fs::read(&path).unwrap();
     let last = bytes.len() - 1;
