@@ -238,3 +238,39 @@ impl CommittedHint {
         bincode::deserialize::<Option<LogId>>(body).ok().flatten()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The `meta` page, byte for byte (see the segment format's pinned
+    /// bytes in `wal/tests.rs`).
+    #[test]
+    fn meta_page_bytes_are_pinned() {
+        let page = encode_page(
+            3,
+            &Meta {
+                vote: Some(Vote::new(2, 1)),
+                purged: None,
+            },
+        )
+        .unwrap();
+        let len = META_HEADER_BYTES + u32::from_le_bytes(page[16..20].try_into().unwrap()) as usize;
+        let hex: String = page[..len].iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, GOLDEN_META);
+        assert!(page[len..].iter().all(|b| *b == 0));
+        assert_eq!(
+            decode_page(&page),
+            Ok((
+                3,
+                Meta {
+                    vote: Some(Vote::new(2, 1)),
+                    purged: None
+                }
+            ))
+        );
+    }
+
+    const GOLDEN_META: &str =
+        "43524c4d4554413203000000000000001300000057aa423001020000000000000001000000000000000000";
+}

@@ -655,3 +655,32 @@ fn truncation_deletes_later_segments_last_first() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(report.crash_states > 500, "{report:?}");
 }
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The on-disk format, byte for byte: a change here is a new format (a new
+/// magic, and old directories refused), never an accident.
+#[test]
+fn segment_group_and_meta_bytes_are_pinned() {
+    use super::format::{segment_header, truncation_mark, EncodedGroups};
+    let header = segment_header(7, 0x0102_0304_0506_0708);
+    assert_eq!(header.len(), 4096);
+    assert!(header[28..].iter().all(|b| *b == 0));
+    assert_eq!(
+        hex(&header[..28]),
+        "43524c57414c303307000000000000000807060504030201a723a714"
+    );
+    let mut groups = EncodedGroups::encode(&[entry(log_id(2, 7), 3)], Vec::new()).unwrap();
+    groups.seal(0x0102_0304_0506_0708, 4096, 4096);
+    assert_eq!(groups.buf.len(), 4096);
+    let body_end = 32 + 8 + groups.frames[0].1 as usize;
+    assert_eq!(hex(&groups.buf[..body_end]), GOLDEN_GROUP);
+    assert!(groups.buf[body_end..].iter().all(|b| *b == 0));
+    let mark = truncation_mark(0x0102_0304_0506_0708, 5, 4200);
+    assert_eq!(hex(&mark[..32]), GOLDEN_MARK);
+}
+
+const GOLDEN_GROUP: &str = "bef219c4010000000700000000000000001000000000000063000000010000005b00000031e4f89b020000000000000001000000000000000700000000000000010000000100000000000000020000000000000007000000000000000000000000000000000600000002000000000000002f6b0300000000000000171717ffffffff00";
+const GOLDEN_MARK: &str = "d2d9141a00000000050000000000000068100000000000000000000002000000";
