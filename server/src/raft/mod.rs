@@ -142,9 +142,9 @@ impl RaftConfig {
             snapshot_every_entries: 10_000,
             snapshot_log_bytes_min: 64 * 1024 * 1024,
             logs_kept_after_snapshot: 1_000,
-            election_timeout_min_ms: 1_000,
-            election_timeout_max_ms: 2_000,
-            heartbeat_ms: 250,
+            election_timeout_min_ms: 250,
+            election_timeout_max_ms: 300,
+            heartbeat_ms: 50,
             max_payload_entries: 300,
             startup_timeout: Duration::from_secs(60),
             source_ip: None,
@@ -298,12 +298,53 @@ struct Inner {
     leader_link: tokio::sync::Mutex<Option<network::Peer>>,
     /// See [`RaftConfig::source_ip`].
     source_ip: Option<std::net::IpAddr>,
+    /// When the leader's appends last arrived, to elect at once when its
+    /// connection closes (see `network::LeaderContact`).
+    leader_contact: network::LeaderContact,
+    /// The threads openraft's core, replication streams, state machine and
+    /// served peer connections run on (see [`RAFT_THREADS`]).
+    runtime: RaftRuntime,
+}
+
+/// Worker threads of the runtime the Raft core and peer I/O run on, apart
+/// from the client runtime: a heartbeat or vote is never queued behind
+/// client requests, so short election timeouts stay stable under load.
+pub const RAFT_THREADS: usize = 2;
+
+/// The Raft runtime, shut down without blocking when the node is dropped
+/// (dropping a runtime inside another one's task would panic).
+struct RaftRuntime(Option<tokio::runtime::Runtime>);
+
+impl RaftRuntime {
+    fn new() -> Result<RaftRuntime, RaftError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(RAFT_THREADS)
+            .thread_name("corral-raft")
+            .enable_all()
+            .build()
+            .map_err(|e| RaftError::Fatal(format!("cannot start the raft runtime: {e}")))?;
+        Ok(RaftRuntime(Some(runtime)))
+    }
+
+    fn handle(&self) -> &tokio::runtime::Handle {
+        self.0.as_ref().expect("runtime lives until drop").handle()
+    }
+}
+
+impl Drop for RaftRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// How long a request forwarded to the leader may take.
 const FORWARD_TIMEOUT: Duration = Duration::from_secs(30);
-/// Pause before asking again while no leader takes a forwarded request.
-const LEADER_RETRY_DELAY: Duration = Duration::from_millis(50);
+/// Pause before asking again while no leader takes a forwarded request
+/// (during a failover: short, so the first write after an election is not
+/// held back by it).
+const LEADER_RETRY_DELAY: Duration = Duration::from_millis(10);
 
 fn fatal(e: impl std::fmt::Display) -> RaftError {
     RaftError::Fatal(e.to_string())
@@ -543,15 +584,22 @@ impl Consensus {
             )));
         }
 
-        let raft = Raft::new(
-            config.node_id,
-            raft_config,
-            Network::new(config.source_ip),
-            log_store,
-            state_machine,
-        )
-        .await
-        .map_err(fatal)?;
+        // openraft spawns its core, replication streams and state machine
+        // worker on the runtime it is created on.
+        let runtime = RaftRuntime::new()?;
+        let election_timeout_max = Duration::from_millis(raft_config.election_timeout_max);
+        let raft = runtime
+            .handle()
+            .spawn(Raft::new(
+                config.node_id,
+                raft_config,
+                Network::new(config.source_ip),
+                log_store,
+                state_machine,
+            ))
+            .await
+            .map_err(fatal)?
+            .map_err(fatal)?;
         let consensus = Consensus {
             inner: Arc::new(Inner {
                 raft,
@@ -560,6 +608,8 @@ impl Consensus {
                 app: app_handle,
                 leader_link: tokio::sync::Mutex::new(None),
                 source_ip: config.source_ip,
+                leader_contact: network::LeaderContact::new(election_timeout_max),
+                runtime,
             }),
         };
         tokio::spawn(watch_snapshot_policy(
@@ -702,9 +752,19 @@ impl Consensus {
             *link = Some(network::Peer::new(leader, addr, self.inner.source_ip));
         }
         let peer = link.as_mut().expect("link set above");
-        peer.request(body, FORWARD_TIMEOUT)
-            .await
-            .map_err(|e| ProposeError::Unavailable(format!("leader {leader} unreachable: {e}")))
+        match peer.request(body, FORWARD_TIMEOUT).await {
+            Ok(response) => Ok(response),
+            // Nothing reached the leader (it is down, or not yet known to
+            // be replaced): a definite answer, safe to try again.
+            Err(network::RequestError::NotSent(e)) => {
+                tracing::debug!(leader, error = %e, "leader unreachable");
+                Err(ProposeError::NotLeader { leader: None })
+            }
+            // The request may have reached it: its outcome is unknown.
+            Err(network::RequestError::Lost(e)) => Err(ProposeError::Unavailable(format!(
+                "leader {leader} unreachable: {e}"
+            ))),
+        }
     }
 
     /// Confirms leadership with a quorum round (on the leader, asked through
