@@ -24,7 +24,7 @@ use crate::admin::Metrics;
 use crate::config::Config;
 use crate::listener::{Connection, ReplyShape};
 use crate::raft::{Application, Consensus};
-use crate::session::SessionTracker;
+use crate::session::{SessionTracker, EXPIRY_GRANULARITY_MS};
 use crate::tree::Database;
 use crate::txn::{BatchOutcome, OpResult, Origin, Txn, TxnBatch, TxnOp, TxnOutcome};
 use crate::watch::{ConnId, WatchManager};
@@ -68,8 +68,9 @@ pub struct Server {
     next_conn_id: AtomicU64,
     proposals: mpsc::Sender<Txn>,
     consensus: OnceLock<Consensus>,
-    /// Sessions with traffic since the last report to the leader.
-    touched: Mutex<std::collections::HashSet<i64>>,
+    /// Sessions with traffic since the last report to the leader, with
+    /// when their last packet arrived.
+    touched: Mutex<HashMap<i64, Instant>>,
     /// Request and latency counters.
     pub metrics: Metrics,
     /// When this process started.
@@ -89,7 +90,6 @@ impl Server {
     /// proposal queue for the proposer task.
     pub fn new(config: Config) -> (Arc<Server>, mpsc::Receiver<Txn>) {
         let (tx, rx) = mpsc::channel(config.batch_txns_max * 4);
-        let tick = config.tick_time_ms;
         let server = Arc::new(Server {
             config,
             incarnation: rand::random(),
@@ -97,14 +97,14 @@ impl Server {
             watches: Mutex::new(WatchManager::new()),
             conns: Mutex::new(HashMap::new()),
             session_conns: Mutex::new(HashMap::new()),
-            tracker: Mutex::new(SessionTracker::new(tick)),
+            tracker: Mutex::new(SessionTracker::new(EXPIRY_GRANULARITY_MS)),
             pending: Mutex::new(HashMap::new()),
             next_request_id: AtomicU64::new(1),
             submit: tokio::sync::Mutex::new(()),
             next_conn_id: AtomicU64::new(1),
             proposals: tx,
             consensus: OnceLock::new(),
-            touched: Mutex::new(std::collections::HashSet::new()),
+            touched: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
             started: Instant::now(),
         });
@@ -141,12 +141,22 @@ impl Server {
         self.touched
             .lock()
             .expect("touched lock")
-            .insert(session_id);
+            .insert(session_id, Instant::now());
     }
 
-    /// The sessions touched since the last call.
-    pub fn take_touched_sessions(&self) -> Vec<i64> {
-        self.touched.lock().expect("touched lock").drain().collect()
+    /// The sessions touched since the last call, each with the age in ms
+    /// of its last packet.
+    pub fn take_touched_sessions(&self) -> Vec<(i64, u64)> {
+        let now = Instant::now();
+        self.touched
+            .lock()
+            .expect("touched lock")
+            .drain()
+            .map(|(id, at)| {
+                let age = now.saturating_duration_since(at).as_millis();
+                (id, u64::try_from(age).unwrap_or(u64::MAX))
+            })
+            .collect()
     }
 
     /// Give every replicated session a full timeout from now (a new
@@ -154,7 +164,7 @@ impl Server {
     pub fn renew_all_sessions(&self) {
         let now = u64::try_from(now_ms()).unwrap_or(0);
         let db = self.db.read().expect("db lock");
-        let mut tracker = SessionTracker::new(self.config.tick_time_ms);
+        let mut tracker = SessionTracker::new(EXPIRY_GRANULARITY_MS);
         for (&id, info) in db.sessions() {
             tracker.add(id, u64::try_from(info.timeout_ms).unwrap_or(0), now);
         }
@@ -352,7 +362,7 @@ impl Server {
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {
         let restored = Database::from_snapshot(snapshot)?;
         let now = u64::try_from(now_ms()).unwrap_or(0);
-        let mut tracker = SessionTracker::new(self.config.tick_time_ms);
+        let mut tracker = SessionTracker::new(EXPIRY_GRANULARITY_MS);
         for (&id, info) in restored.sessions() {
             tracker.add(id, u64::try_from(info.timeout_ms).unwrap_or(0), now);
         }
@@ -387,11 +397,13 @@ impl Server {
 pub struct App(pub Arc<Server>);
 
 impl Application for App {
-    fn session_activity(&self, session_ids: &[i64]) {
+    fn session_activity(&self, sessions: &[(i64, u64)]) {
+        // The report's transit time makes the activity look later than it
+        // was, so a session never expires before its timeout on its account.
         let now = u64::try_from(now_ms()).unwrap_or(0);
         let mut tracker = self.0.tracker.lock().expect("tracker lock");
-        for &id in session_ids {
-            tracker.touch(id, now);
+        for &(id, age_ms) in sessions {
+            tracker.touch(id, now.saturating_sub(age_ms));
         }
     }
 

@@ -88,8 +88,9 @@ pub trait Application: Send + Sync + 'static {
         0
     }
     /// Sessions seen alive by another server (ZooKeeper's follower pings),
-    /// delivered on the leader. The default ignores them.
-    fn session_activity(&self, _session_ids: &[i64]) {}
+    /// delivered on the leader: each session id with how many ms before the
+    /// report its last packet arrived. The default ignores them.
+    fn session_activity(&self, _sessions: &[(i64, u64)]) {}
 }
 
 /// Settings of the consensus module.
@@ -698,22 +699,27 @@ impl Consensus {
 
     /// Report sessions seen alive here to the leader (delivered to its
     /// [`Application::session_activity`]); on the leader, delivered at once.
-    pub async fn report_session_activity(&self, session_ids: Vec<i64>) -> Result<(), ProposeError> {
-        if session_ids.is_empty() {
+    /// `sessions` holds each session id with the age in ms of its last
+    /// packet.
+    pub async fn report_session_activity(
+        &self,
+        sessions: Vec<(i64, u64)>,
+    ) -> Result<(), ProposeError> {
+        if sessions.is_empty() {
             return Ok(());
         }
         if self.is_leader() {
-            self.inner.app.session_activity(&session_ids);
+            self.inner.app.session_activity(&sessions);
             return Ok(());
         }
-        self.forward(network::PeerRequestBody::SessionActivity(session_ids))
+        self.forward(network::PeerRequestBody::SessionActivity(sessions))
             .await
             .map(|_| ())
     }
 
     /// Deliver session activity reported by another server.
-    pub(crate) fn deliver_session_activity(&self, session_ids: &[i64]) {
-        self.inner.app.session_activity(session_ids);
+    pub(crate) fn deliver_session_activity(&self, sessions: &[(i64, u64)]) {
+        self.inner.app.session_activity(sessions);
     }
 
     fn check_running(&self) -> Result<(), ProposeError> {

@@ -65,8 +65,9 @@ pub(crate) enum PeerRequestBody {
     Propose(TxnBatch),
     /// A follower asks the leader for a read index (ZooKeeper's sync).
     ReadIndex,
-    /// A follower reports sessions it saw alive.
-    SessionActivity(Vec<i64>),
+    /// A follower reports sessions it saw alive: each id with the age in
+    /// ms of its last packet (ages, not times: the clocks may differ).
+    SessionActivity(Vec<(i64, u64)>),
     /// A member asks the leader to change the membership.
     Reconfigure(MembershipChange),
 }
