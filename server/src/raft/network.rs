@@ -373,20 +373,25 @@ impl RaftNetwork<TypeConfig> for Peer {
 /// connection from the leader is a strong hint that it died (a killed
 /// process's sockets close at once): then the follower campaigns as soon as
 /// the other voters' leases have run out, `election_timeout_max` after the
-/// last append it had from the leader, plus a small random spread so that
-/// two followers rarely split the vote. If the leader is alive after all
-/// (it dropped the connection after an RPC timeout), its next heartbeat
-/// arrives on a new connection first and nothing happens.
+/// last append it had from the leader. Every follower gets the same hint at
+/// about the same time, so they take turns to avoid splitting the vote: the
+/// surviving voters in id order, [`CAMPAIGN_STAGGER`] apart; a later one
+/// campaigns only if no new leader has reached it by then. If the old
+/// leader is alive after all (it dropped the connection after an RPC
+/// timeout), its next heartbeat arrives on a new connection first and
+/// nothing happens. Without the hint (a partition, a frozen leader)
+/// openraft's timer elects as usual.
 pub(crate) struct LeaderContact {
     lease: Duration,
     /// The leader whose appends arrived last, and when.
     last: std::sync::Mutex<Option<(u64, tokio::time::Instant)>>,
 }
 
-/// Upper bound of the random spread added to the lease before campaigning.
-const CAMPAIGN_SPREAD_MS_MAX: u64 = 40;
 /// Margin past the lease, so the other voters see it expired too.
 const CAMPAIGN_MARGIN: Duration = Duration::from_millis(5);
+/// Time between the turns of successive followers to campaign: more than a
+/// vote round trip (a vote is fsynced) on a loaded machine.
+const CAMPAIGN_STAGGER: Duration = Duration::from_millis(60);
 
 impl LeaderContact {
     pub(crate) fn new(lease: Duration) -> LeaderContact {
@@ -407,24 +412,29 @@ impl LeaderContact {
         let Some((last_leader, heard_at)) = *self.last.lock().expect("leader contact lock") else {
             return;
         };
-        if last_leader != leader || consensus.status().leader != Some(leader) {
+        let status = consensus.status();
+        if last_leader != leader || status.leader != Some(leader) {
             return;
         }
-        let spread = Duration::from_millis(rand::random::<u64>() % CAMPAIGN_SPREAD_MS_MAX);
-        let at = heard_at + self.lease + CAMPAIGN_MARGIN + spread;
+        let node_id = consensus.inner.node_id;
+        let Some(turn) = status
+            .voters
+            .iter()
+            .filter(|&&v| v != leader)
+            .position(|&v| v == node_id)
+        else {
+            return; // not a voter
+        };
+        let at = heard_at + self.lease + CAMPAIGN_MARGIN + CAMPAIGN_STAGGER * turn as u32;
         let consensus = consensus.clone();
-        tracing::info!(leader, "connection from the leader closed");
+        tracing::info!(leader, turn, "connection from the leader closed");
         consensus.inner.runtime.handle().clone().spawn(async move {
             tokio::time::sleep_until(at).await;
             let inner = &consensus.inner;
+            // Nothing from the old leader nor from a new one since.
             let still_silent = *inner.leader_contact.last.lock().expect("leader contact lock")
                 == Some((leader, heard_at));
-            let status = consensus.status();
-            if still_silent
-                && status.leader == Some(leader)
-                && status.role == super::Role::Follower
-                && status.voters.contains(&inner.node_id)
-            {
+            if still_silent && consensus.status().role == super::Role::Follower {
                 tracing::info!(leader, "leader silent since its connection closed: campaigning");
                 if let Err(e) = inner.raft.trigger().elect().await {
                     tracing::debug!(error = %e, "election not triggered");
