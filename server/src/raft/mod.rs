@@ -132,9 +132,14 @@ impl RaftConfig {
     /// Defaults for `node_id` with data in `data_dir`: snapshot every 10,000
     /// entries or when the log since the last snapshot is as large as the
     /// state (at least 64 MiB), 1,000 entries kept behind it, election
-    /// timeout 1–2 s,
-    /// heartbeat 250 ms (STACK.md pitfall 2: shorter timeouts lose
-    /// leadership under load on small machines).
+    /// timeout 200–250 ms, heartbeat 50 ms. STACK.md pitfall 2 (300–600 ms
+    /// timeouts lost leadership under load) was met with the Raft core
+    /// sharing the client runtime; it now runs on its own threads
+    /// ([`RAFT_THREADS`]), so heartbeats are not queued behind client work.
+    /// A follower with a committed vote waits the leader lease
+    /// (`election_timeout_max`) plus a random election timeout, 450–500 ms
+    /// (9 heartbeats), before a timer election; a closed connection from
+    /// the leader elects sooner (`network::LeaderContact`).
     pub fn new(node_id: u64, data_dir: impl Into<PathBuf>) -> Self {
         Self {
             node_id,
@@ -143,8 +148,8 @@ impl RaftConfig {
             snapshot_every_entries: 10_000,
             snapshot_log_bytes_min: 64 * 1024 * 1024,
             logs_kept_after_snapshot: 1_000,
-            election_timeout_min_ms: 250,
-            election_timeout_max_ms: 300,
+            election_timeout_min_ms: 200,
+            election_timeout_max_ms: 250,
             heartbeat_ms: 50,
             max_payload_entries: 300,
             startup_timeout: Duration::from_secs(60),
