@@ -55,7 +55,7 @@ pub async fn expire_sessions(server: Arc<Server>, shutdown: impl Future<Output =
         // The leader's own connections touch its tracker directly.
         server.take_touched_sessions();
         let now = u64::try_from(now_ms()).unwrap_or(0);
-        let expired = server.tracker.lock().expect("tracker lock").expired(now);
+        let expired = server.tracker().expired(now);
         if expired.is_empty() {
             continue;
         }
@@ -78,7 +78,7 @@ pub async fn reap_nodes(server: Arc<Server>, shutdown: impl Future<Output = ()>)
         if !server.is_leader() {
             continue;
         }
-        let paths = server.db.read().expect("db lock").reap_candidates(now_ms());
+        let paths = server.db().reap_candidates(now_ms());
         if paths.is_empty() {
             continue;
         }

@@ -1,17 +1,25 @@
 //! `Server`: the state one server process shares between its connections,
 //! its proposer, its background checks and the state machine.
 //!
-//! Lock order, always: `db` → `watches` → `conns` → a connection's `state`
-//! → its outbox. The state machine applies a batch holding `db` for writing
-//! and pushes, in zxid order, each transaction's watch events and then its
-//! reply; a read holds `db` for reading while it registers its watch and
-//! queues its reply. So a client sees an event before any reply that
-//! reflects the change, and never a reply from a state older than one it
-//! was already told about.
+//! The locks are private and taken through accessors, which take them in
+//! one order, always: `db` → `watches` → `conns` → (a connection's own
+//! `state` → its outbox, inside the listener) → `tracker` →
+//! `session_conns` → `pending`. An accessor returning two guards takes
+//! both in that order; a caller holds the guards of one accessor at a time.
+//! The state machine applies a batch holding `db` for writing and pushes,
+//! in zxid order, each transaction's watch events and then its reply; a
+//! read holds `db` for reading while it registers its watch and queues its
+//! reply. So a client sees an event before any reply that reflects the
+//! change, and never a reply from a state older than one it was already
+//! told about.
+//!
+//! The state knows connections only as [`ClientLink`]s and waiting requests
+//! as [`Completion`]s (`client_link.rs`), so it does not depend on the
+//! listener that implements them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -20,9 +28,9 @@ use corral::proto::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::admin::Metrics;
+use crate::client_link::{Applied, ClientLink, Completion};
 use crate::config::Config;
-use crate::listener::{Connection, ReplyShape};
+use crate::metrics::Metrics;
 use crate::raft::{Application, Consensus};
 use crate::session::{SessionTracker, EXPIRY_GRANULARITY_MS};
 use crate::tree::Database;
@@ -32,12 +40,7 @@ use crate::watch::{ConnId, WatchManager};
 /// Who waits for a proposed transaction's outcome.
 pub enum Pending {
     /// A client request on one of this server's connections.
-    Request {
-        /// The connection.
-        conn: Arc<Connection>,
-        /// How to encode the reply.
-        shape: ReplyShape,
-    },
+    Request(Box<dyn Completion>),
     /// A task of this server (session creation, expiry, reaping).
     Waiter(oneshot::Sender<TxnOutcome>),
 }
@@ -49,15 +52,15 @@ pub struct Server {
     /// Random per start; see [`Origin::incarnation`].
     incarnation: u64,
     /// The replicated state: tree, sessions, last zxid.
-    pub db: RwLock<Database>,
+    db: RwLock<Database>,
     /// Watches of this server's connections.
-    pub watches: Mutex<WatchManager>,
+    watches: Mutex<WatchManager>,
     /// Open connections.
-    pub conns: Mutex<HashMap<ConnId, Arc<Connection>>>,
+    conns: Mutex<HashMap<ConnId, Arc<dyn ClientLink>>>,
     /// Session id -> the connection it is attached to on this server.
-    pub session_conns: Mutex<HashMap<i64, ConnId>>,
+    session_conns: Mutex<HashMap<i64, ConnId>>,
     /// Liveness of sessions (expiry is decided by the leader).
-    pub tracker: Mutex<SessionTracker>,
+    tracker: Mutex<SessionTracker>,
     /// Proposed transactions whose outcome someone here awaits.
     pending: Mutex<HashMap<u64, Pending>>,
     /// Ids of this server's proposals: assigned in submission order (under
@@ -109,6 +112,63 @@ impl Server {
             started: Instant::now(),
         });
         (server, rx)
+    }
+
+    /// The database, for reading (first in the lock order).
+    pub fn db(&self) -> RwLockReadGuard<'_, Database> {
+        self.db.read().expect("db lock")
+    }
+
+    /// The database and the watches, for a read that may leave a watch.
+    pub fn db_and_watches(&self) -> (RwLockReadGuard<'_, Database>, MutexGuard<'_, WatchManager>) {
+        let db = self.db.read().expect("db lock");
+        let watches = self.watches.lock().expect("watches lock");
+        (db, watches)
+    }
+
+    /// The watches alone.
+    pub fn watches(&self) -> MutexGuard<'_, WatchManager> {
+        self.watches.lock().expect("watches lock")
+    }
+
+    /// The watches and the open connections, in that order.
+    pub fn watches_and_conns(
+        &self,
+    ) -> (
+        MutexGuard<'_, WatchManager>,
+        MutexGuard<'_, HashMap<ConnId, Arc<dyn ClientLink>>>,
+    ) {
+        let watches = self.watches.lock().expect("watches lock");
+        let conns = self.conns.lock().expect("conns lock");
+        (watches, conns)
+    }
+
+    /// The open connections.
+    pub fn conns(&self) -> MutexGuard<'_, HashMap<ConnId, Arc<dyn ClientLink>>> {
+        self.conns.lock().expect("conns lock")
+    }
+
+    /// The session liveness tracker.
+    pub fn tracker(&self) -> MutexGuard<'_, SessionTracker> {
+        self.tracker.lock().expect("tracker lock")
+    }
+
+    /// Which connection of this server each session is attached to.
+    pub fn session_conns(&self) -> MutexGuard<'_, HashMap<i64, ConnId>> {
+        self.session_conns.lock().expect("session conns lock")
+    }
+
+    /// A connection is gone: forget it, its watches and its session's
+    /// attachment to it.
+    pub fn remove_connection(&self, conn_id: ConnId, session_id: i64) {
+        self.conns().remove(&conn_id);
+        self.watches().remove_connection(conn_id);
+        if session_id != 0 {
+            let mut sessions = self.session_conns();
+            if sessions.get(&session_id) == Some(&conn_id) {
+                sessions.remove(&session_id);
+            }
+        }
     }
 
     /// Attach the consensus engine once it has started.
@@ -216,7 +276,7 @@ impl Server {
             };
             let pending = self.pending.lock().expect("pending lock").remove(&origin);
             match pending {
-                Some(Pending::Request { conn, .. }) => conn.outbox.close(),
+                Some(Pending::Request(completion)) => completion.fail(),
                 Some(Pending::Waiter(_)) | None => {}
             }
         }
@@ -273,7 +333,7 @@ impl Server {
                 let frame = Bytes::from(encode_notification(-1, &event));
                 for conn_id in notified {
                     if let Some(conn) = conns.get(&conn_id) {
-                        conn.outbox.push(frame.clone());
+                        conn.push_event(frame.clone());
                     }
                 }
             }
@@ -285,8 +345,12 @@ impl Server {
                     .expect("pending lock")
                     .remove(&request_id);
                 match pending {
-                    Some(Pending::Request { conn, shape }) => {
-                        conn.complete_write(self, &db, &mut watches, &out, &shape);
+                    Some(Pending::Request(completion)) => {
+                        let mut applied = Applied {
+                            db: &db,
+                            watches: &mut watches,
+                        };
+                        completion.complete(&mut applied, &out);
                     }
                     Some(Pending::Waiter(tx)) => {
                         let _ = tx.send(out.clone());
@@ -305,7 +369,7 @@ impl Server {
         &self,
         txn: &Txn,
         out: &TxnOutcome,
-        conns: &HashMap<ConnId, Arc<Connection>>,
+        conns: &HashMap<ConnId, Arc<dyn ClientLink>>,
     ) {
         let now = u64::try_from(now_ms()).unwrap_or(0);
         let closed: Vec<i64> = match (&txn.op, &out.result) {
@@ -350,7 +414,7 @@ impl Server {
                 if let Some(conn) = conns.get(&conn_id) {
                     if matches!(txn.op, TxnOp::ExpireSessions { .. }) {
                         tracing::info!(session_id = format!("0x{session_id:x}"), "session expired");
-                        conn.outbox.close();
+                        conn.close();
                     }
                 }
             }

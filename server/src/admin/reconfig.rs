@@ -125,7 +125,7 @@ pub async fn reconfig(
         return Err(ErrorCode::ReconfigDisabled);
     }
     {
-        let db = server.db.read().expect("db lock");
+        let db = server.db();
         let node = db.node(CONFIG_PATH).ok_or(ErrorCode::NoNode)?;
         acl::check_acl(node.acl(), Perms::WRITE, auth, is_super)?;
     }
@@ -145,7 +145,7 @@ pub async fn reconfig(
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let db = server.db.read().expect("db lock");
+    let db = server.db();
     let node = db.node(CONFIG_PATH).ok_or(ErrorCode::NoNode)?;
     let (data, stat) = client_view(server, node);
     Ok(Response::GetData(GetDataResponse { data, stat }))
