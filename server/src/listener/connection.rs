@@ -264,13 +264,8 @@ struct WriteCompletion {
 
 impl Completion for WriteCompletion {
     fn complete(self: Box<Self>, applied: &mut Applied<'_>, out: &TxnOutcome) {
-        self.conn.complete_write(
-            &self.server,
-            applied.db,
-            applied.watches,
-            out,
-            &self.shape,
-        );
+        self.conn
+            .complete_write(&self.server, applied.db, applied.watches, out, &self.shape);
     }
 
     fn fail(self: Box<Self>) {
@@ -555,9 +550,7 @@ async fn handshake(
         st.session_id = session_id;
         st.timeout_ms = timeout;
     }
-    let previous = server
-        .session_conns()
-        .insert(session_id, conn.id);
+    let previous = server.session_conns().insert(session_id, conn.id);
     if let Some(old) = previous.filter(|&old| old != conn.id) {
         // The session moved to this connection: the old one must stop
         // acting for it.

@@ -432,10 +432,17 @@ impl LeaderContact {
             tokio::time::sleep_until(at).await;
             let inner = &consensus.inner;
             // Nothing from the old leader nor from a new one since.
-            let still_silent = *inner.leader_contact.last.lock().expect("leader contact lock")
+            let still_silent = *inner
+                .leader_contact
+                .last
+                .lock()
+                .expect("leader contact lock")
                 == Some((leader, heard_at));
             if still_silent && consensus.status().role == super::Role::Follower {
-                tracing::info!(leader, "leader silent since its connection closed: campaigning");
+                tracing::info!(
+                    leader,
+                    "leader silent since its connection closed: campaigning"
+                );
                 if let Err(e) = inner.raft.trigger().elect().await {
                     tracing::debug!(error = %e, "election not triggered");
                 }

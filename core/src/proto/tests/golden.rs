@@ -83,7 +83,7 @@ fn connect_response_of_36_and_37_bytes() {
 fn create_request_with_open_acl() {
     let request = Request::Create(CreateRequest {
         path: "/a".to_owned(),
-        data: b"x".to_vec(),
+        data: Some(b"x".to_vec()),
         acl: Acl::open_unsafe(),
         flags: CreateMode::Persistent.flag(),
     });
