@@ -661,7 +661,7 @@ async fn lag_phase(
     let mut stats = Stats::with_capacity(LATENCIES_PER_TASK_RESERVED);
     let deadline = seconds.map(|s| Instant::now() + Duration::from_secs_f64(s));
     let mut round = 0u64;
-    while !rounds.is_some_and(|r| round >= r) && !deadline.is_some_and(|d| Instant::now() >= d) {
+    while rounds.is_none_or(|r| round < r) && deadline.is_none_or(|d| Instant::now() < d) {
         round += 1;
         let watcher = match reader.get_and_watch_data(path).await {
             Ok((_, _, watcher)) => watcher,

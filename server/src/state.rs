@@ -45,6 +45,9 @@ pub enum Pending {
     Waiter(oneshot::Sender<TxnOutcome>),
 }
 
+/// This server's open client connections.
+pub type Conns = HashMap<ConnId, Arc<dyn ClientLink>>;
+
 /// The shared state of one server process.
 pub struct Server {
     /// Effective configuration.
@@ -56,7 +59,7 @@ pub struct Server {
     /// Watches of this server's connections.
     watches: Mutex<WatchManager>,
     /// Open connections.
-    conns: Mutex<HashMap<ConnId, Arc<dyn ClientLink>>>,
+    conns: Mutex<Conns>,
     /// Session id -> the connection it is attached to on this server.
     session_conns: Mutex<HashMap<i64, ConnId>>,
     /// Liveness of sessions (expiry is decided by the leader).
@@ -132,19 +135,14 @@ impl Server {
     }
 
     /// The watches and the open connections, in that order.
-    pub fn watches_and_conns(
-        &self,
-    ) -> (
-        MutexGuard<'_, WatchManager>,
-        MutexGuard<'_, HashMap<ConnId, Arc<dyn ClientLink>>>,
-    ) {
+    pub fn watches_and_conns(&self) -> (MutexGuard<'_, WatchManager>, MutexGuard<'_, Conns>) {
         let watches = self.watches.lock().expect("watches lock");
         let conns = self.conns.lock().expect("conns lock");
         (watches, conns)
     }
 
     /// The open connections.
-    pub fn conns(&self) -> MutexGuard<'_, HashMap<ConnId, Arc<dyn ClientLink>>> {
+    pub fn conns(&self) -> MutexGuard<'_, Conns> {
         self.conns.lock().expect("conns lock")
     }
 
