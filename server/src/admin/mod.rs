@@ -2,7 +2,6 @@
 //! behind them.
 
 mod four_letter;
-pub mod reconfig;
 
 pub use crate::metrics::{LatencySummary, Metrics};
 pub use four_letter::four_letter_word;

@@ -431,7 +431,7 @@ async fn handle_packet(
                 let st = conn.state.lock().expect("conn lock");
                 (st.auth.clone(), st.is_super)
             };
-            let result = crate::admin::reconfig::reconfig(server, &r, &auth, is_super).await;
+            let result = super::reconfig::reconfig(server, &r, &auth, is_super).await;
             conn.submit_local(server, xid, LocalOp::Done(result));
             Ok(())
         }

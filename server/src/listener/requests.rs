@@ -14,7 +14,7 @@ use corral::proto::{
 };
 
 use super::connection::{ConnState, Connection};
-use crate::admin::reconfig;
+use super::reconfig;
 use crate::config::Config;
 use crate::state::Server;
 use crate::tree::{acl, Database, Node};
