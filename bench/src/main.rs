@@ -55,6 +55,12 @@ pub enum Workload {
     Lock,
     /// multi of --multi-ops setData ops on --keys nodes.
     Multi,
+    /// Visibility lag across an ensemble: a writer on the first host sets
+    /// a node watched by a session on the second host; the latency is from
+    /// the write's acknowledgement to the watch event (the second server
+    /// has applied it), 0 when the event came first. With --lag-load the
+    /// --sessions x --in-flight set load runs meanwhile (unmeasured).
+    Lag,
     /// Wait until getData of --path succeeds; prints the milliseconds taken
     /// (for restart-to-first-read timings).
     WaitRead,
@@ -74,6 +80,7 @@ impl Workload {
             Workload::Watch => "watch",
             Workload::Lock => "lock",
             Workload::Multi => "multi",
+            Workload::Lag => "lag",
             Workload::WaitRead => "wait-read",
         }
     }
@@ -149,6 +156,9 @@ pub struct Args {
     /// Give up wait-read after this many seconds.
     #[arg(long, default_value_t = 120.0)]
     pub timeout: f64,
+    /// lag: run the set load of --sessions x --in-flight during the probe.
+    #[arg(long)]
+    pub lag_load: bool,
     /// List the workloads this build can run, then exit.
     #[arg(long)]
     pub list_workloads: bool,

@@ -175,6 +175,7 @@ impl Bench {
             Workload::Churn => return self.run_churn(ops, seconds, warmup).await,
             Workload::Watch => return self.run_watch(ops, seconds, warmup).await,
             Workload::Lock => return self.run_lock(ops, seconds, warmup).await,
+            Workload::Lag => return self.run_lag(ops, seconds, warmup).await,
             Workload::Create => Op::Create,
             Workload::Delete => Op::Delete,
             Workload::Get => Op::Get,
@@ -563,6 +564,136 @@ impl Bench {
         }
         total
     }
+}
+
+impl Bench {
+    async fn run_lag(
+        self,
+        ops: Option<u64>,
+        seconds: Option<f64>,
+        warmup: Option<f64>,
+    ) -> Result<Report, Error> {
+        let hosts: Vec<&str> = self
+            .args
+            .connect
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !h.is_empty())
+            .collect();
+        if hosts.len() < 2 {
+            return Err(Error::BadArguments {
+                reason: "lag needs two hosts: the writer's, then the reader's".into(),
+            });
+        }
+        let only = |host: &str| {
+            Connector::new(host)
+                .session_timeout(SESSION_TIMEOUT)
+                .shuffle_hosts(false)
+        };
+        let writer = only(hosts[0]).connect().await?;
+        let reader = only(hosts[1]).connect().await?;
+        let path = format!("{}/lag", self.ctx.prefix);
+        match writer
+            .create(&path, &self.ctx.value, &self.ctx.persistent)
+            .await
+        {
+            Ok(_) | Err(Error::NodeExists { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        reader.sync(&path).await?;
+        let mut cursors = vec![Cursor::default(); self.ctx.tasks];
+        let load = self.args.lag_load;
+        if load {
+            self.phase(Op::CreateKeys, &Budget::unbounded(), &mut cursors, false)
+                .await
+                .check("setup")?;
+            self.sync_all().await?;
+        }
+        let probe_seconds = warmup.unwrap_or(0.0) + seconds.unwrap_or(0.0);
+        let load_budget = Budget::new(None, Some(probe_seconds.max(1.0) + 0.5));
+        let probe = async {
+            if let Some(w) = warmup {
+                lag_phase(&writer, &reader, &path, &self.ctx.value, None, Some(w)).await;
+            }
+            let start = Instant::now();
+            let stats = lag_phase(&writer, &reader, &path, &self.ctx.value, ops, seconds).await;
+            (stats, start.elapsed())
+        };
+        let ((stats, elapsed), _) = if load {
+            tokio::join!(probe, async {
+                self.phase(Op::Set, &load_budget, &mut cursors, false).await
+            })
+        } else {
+            (probe.await, Stats::default())
+        };
+        let report = Report::new(
+            "lag",
+            self.args.sessions,
+            self.args.in_flight,
+            self.args.value_size,
+            stats,
+            elapsed,
+        );
+        let _ = writer.delete(&path, None).await;
+        let _ = writer.close().await;
+        let _ = reader.close().await;
+        if !self.args.keep {
+            self.cleanup(&mut cursors, load).await?;
+        }
+        self.close().await;
+        Ok(report)
+    }
+}
+
+/// Rounds of: the reader arms a data watch, the writer sets the node, the
+/// lag is from the writer's acknowledgement to the reader's event.
+async fn lag_phase(
+    writer: &Client,
+    reader: &Client,
+    path: &str,
+    value: &[u8],
+    rounds: Option<u64>,
+    seconds: Option<f64>,
+) -> Stats {
+    let mut stats = Stats::with_capacity(LATENCIES_PER_TASK_RESERVED);
+    let deadline = seconds.map(|s| Instant::now() + Duration::from_secs_f64(s));
+    let mut round = 0u64;
+    while rounds.is_none_or(|r| round < r) && deadline.is_none_or(|d| Instant::now() < d) {
+        round += 1;
+        let watcher = match reader.get_and_watch_data(path).await {
+            Ok((_, _, watcher)) => watcher,
+            Err(e) => {
+                stats.error(e);
+                break;
+            }
+        };
+        // The event may arrive before the acknowledgement: take whichever
+        // comes first and note its time.
+        let event = watcher.changed();
+        tokio::pin!(event);
+        let write = writer.set_data(path, value, None);
+        tokio::pin!(write);
+        let mut acked = None;
+        let mut seen = None;
+        while acked.is_none() || seen.is_none() {
+            tokio::select! {
+                r = &mut write, if acked.is_none() => {
+                    if let Err(e) = r {
+                        stats.error(e);
+                        return stats;
+                    }
+                    acked = Some(Instant::now());
+                }
+                _ = &mut event, if seen.is_none() => seen = Some(Instant::now()),
+            }
+        }
+        let (acked, seen) = (acked.expect("set"), seen.expect("set"));
+        stats.record(seen.saturating_duration_since(acked));
+    }
+    stats
 }
 
 trait CheckStats {

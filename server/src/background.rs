@@ -10,14 +10,28 @@ use std::time::Duration;
 use crate::state::{now_ms, Server};
 use crate::txn::{OpResult, TxnOp};
 
-/// Every half tick until `shutdown`: report sessions seen alive here to
-/// the leader; on the leader, expire sessions past their deadline. A server
-/// that becomes leader first gives every session a fresh timeout, as
-/// ZooKeeper's new leaders do, so nobody expires for the failover.
+/// How often the leader looks for expired sessions: with deadlines kept to
+/// [`crate::session::EXPIRY_GRANULARITY_MS`], a silent session expires
+/// within about 20 ms of its timeout plus one commit.
+const EXPIRY_CHECK: Duration = Duration::from_millis(10);
+/// Most time between two reports of session activity to the leader. The
+/// reports carry each session's age, so their period does not delay expiry;
+/// it only has to stay well under the smallest session timeout (2 ticks).
+const ACTIVITY_REPORT_MAX: Duration = Duration::from_millis(500);
+
+/// Until `shutdown`: on a follower, report sessions seen alive here to the
+/// leader every half tick (at most [`ACTIVITY_REPORT_MAX`]); on the leader,
+/// expire sessions past their deadline (checked every [`EXPIRY_CHECK`]). A
+/// server that becomes leader first gives every session a fresh timeout, as
+/// ZooKeeper's new leaders do, so nobody expires for the failover: after a
+/// leader change a silent session expires at the latest one timeout after
+/// the new leader took over.
 pub async fn expire_sessions(server: Arc<Server>, shutdown: impl Future<Output = ()>) {
     let half_tick = Duration::from_millis((server.config.tick_time_ms / 2).max(1));
-    let mut ticks = Periodic::new(half_tick, shutdown);
+    let report_every = half_tick.min(ACTIVITY_REPORT_MAX);
+    let mut ticks = Periodic::new(EXPIRY_CHECK, shutdown);
     let mut was_leader = server.is_leader();
+    let mut last_report = tokio::time::Instant::now();
     while ticks.next().await {
         let leader = server.is_leader();
         if leader && !was_leader {
@@ -25,8 +39,12 @@ pub async fn expire_sessions(server: Arc<Server>, shutdown: impl Future<Output =
             server.renew_all_sessions();
         }
         was_leader = leader;
-        let touched = server.take_touched_sessions();
         if !leader {
+            if last_report.elapsed() < report_every {
+                continue;
+            }
+            last_report = tokio::time::Instant::now();
+            let touched = server.take_touched_sessions();
             if let Some(consensus) = server.consensus() {
                 if let Err(e) = consensus.report_session_activity(touched).await {
                     tracing::debug!(error = %e, "session activity not reported");
@@ -34,8 +52,10 @@ pub async fn expire_sessions(server: Arc<Server>, shutdown: impl Future<Output =
             }
             continue;
         }
+        // The leader's own connections touch its tracker directly.
+        server.take_touched_sessions();
         let now = u64::try_from(now_ms()).unwrap_or(0);
-        let expired = server.tracker.lock().expect("tracker lock").expired(now);
+        let expired = server.tracker().expired(now);
         if expired.is_empty() {
             continue;
         }
@@ -58,7 +78,7 @@ pub async fn reap_nodes(server: Arc<Server>, shutdown: impl Future<Output = ()>)
         if !server.is_leader() {
             continue;
         }
-        let paths = server.db.read().expect("db lock").reap_candidates(now_ms());
+        let paths = server.db().reap_candidates(now_ms());
         if paths.is_empty() {
             continue;
         }

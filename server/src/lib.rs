@@ -20,12 +20,16 @@
 //! (what the log carries), `raft` (the only user of openraft),
 //! `session` (liveness and expiry), `watch` (watch manager), `admin`
 //! (four-letter words, metrics), `proposer` (group commit), `background`
-//! (expiry and reaping), `state` (what ties them together).
+//! (expiry and reaping), `state` (what ties them together), `client_link`
+//! (what `state` needs from the listener's connections, defined below
+//! both), `metrics` (counters).
 
 pub mod admin;
 pub mod background;
+pub mod client_link;
 pub mod config;
 pub mod listener;
+pub mod metrics;
 pub mod proposer;
 pub mod raft;
 pub mod session;
@@ -139,7 +143,7 @@ pub async fn run(
     };
     server.set_consensus(consensus.clone());
     {
-        let db = server.db.read().expect("db lock");
+        let db = server.db();
         tracing::info!(
             address = %listener.local_addr()?,
             data_dir = %config.data_dir.display(),
@@ -173,8 +177,8 @@ pub async fn run(
     if let Some(peers) = peers {
         let _ = peers.await;
     }
-    for conn in server.conns.lock().expect("conns lock").values() {
-        conn.outbox.close();
+    for conn in server.conns().values() {
+        conn.close();
     }
     consensus
         .shutdown()

@@ -1,17 +1,25 @@
 //! `Server`: the state one server process shares between its connections,
 //! its proposer, its background checks and the state machine.
 //!
-//! Lock order, always: `db` → `watches` → `conns` → a connection's `state`
-//! → its outbox. The state machine applies a batch holding `db` for writing
-//! and pushes, in zxid order, each transaction's watch events and then its
-//! reply; a read holds `db` for reading while it registers its watch and
-//! queues its reply. So a client sees an event before any reply that
-//! reflects the change, and never a reply from a state older than one it
-//! was already told about.
+//! The locks are private and taken through accessors, which take them in
+//! one order, always: `db` → `watches` → `conns` → (a connection's own
+//! `state` → its outbox, inside the listener) → `tracker` →
+//! `session_conns` → `pending`. An accessor returning two guards takes
+//! both in that order; a caller holds the guards of one accessor at a time.
+//! The state machine applies a batch holding `db` for writing and pushes,
+//! in zxid order, each transaction's watch events and then its reply; a
+//! read holds `db` for reading while it registers its watch and queues its
+//! reply. So a client sees an event before any reply that reflects the
+//! change, and never a reply from a state older than one it was already
+//! told about.
+//!
+//! The state knows connections only as [`ClientLink`]s and waiting requests
+//! as [`Completion`]s (`client_link.rs`), so it does not depend on the
+//! listener that implements them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -20,11 +28,11 @@ use corral::proto::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::admin::Metrics;
+use crate::client_link::{Applied, ClientLink, Completion};
 use crate::config::Config;
-use crate::listener::{Connection, ReplyShape};
+use crate::metrics::Metrics;
 use crate::raft::{Application, Consensus};
-use crate::session::SessionTracker;
+use crate::session::{SessionTracker, EXPIRY_GRANULARITY_MS};
 use crate::tree::Database;
 use crate::txn::{BatchOutcome, OpResult, Origin, Txn, TxnBatch, TxnOp, TxnOutcome};
 use crate::watch::{ConnId, WatchManager};
@@ -32,15 +40,13 @@ use crate::watch::{ConnId, WatchManager};
 /// Who waits for a proposed transaction's outcome.
 pub enum Pending {
     /// A client request on one of this server's connections.
-    Request {
-        /// The connection.
-        conn: Arc<Connection>,
-        /// How to encode the reply.
-        shape: ReplyShape,
-    },
+    Request(Box<dyn Completion>),
     /// A task of this server (session creation, expiry, reaping).
     Waiter(oneshot::Sender<TxnOutcome>),
 }
+
+/// This server's open client connections.
+pub type Conns = HashMap<ConnId, Arc<dyn ClientLink>>;
 
 /// The shared state of one server process.
 pub struct Server {
@@ -49,15 +55,15 @@ pub struct Server {
     /// Random per start; see [`Origin::incarnation`].
     incarnation: u64,
     /// The replicated state: tree, sessions, last zxid.
-    pub db: RwLock<Database>,
+    db: RwLock<Database>,
     /// Watches of this server's connections.
-    pub watches: Mutex<WatchManager>,
+    watches: Mutex<WatchManager>,
     /// Open connections.
-    pub conns: Mutex<HashMap<ConnId, Arc<Connection>>>,
+    conns: Mutex<Conns>,
     /// Session id -> the connection it is attached to on this server.
-    pub session_conns: Mutex<HashMap<i64, ConnId>>,
+    session_conns: Mutex<HashMap<i64, ConnId>>,
     /// Liveness of sessions (expiry is decided by the leader).
-    pub tracker: Mutex<SessionTracker>,
+    tracker: Mutex<SessionTracker>,
     /// Proposed transactions whose outcome someone here awaits.
     pending: Mutex<HashMap<u64, Pending>>,
     /// Ids of this server's proposals: assigned in submission order (under
@@ -68,8 +74,9 @@ pub struct Server {
     next_conn_id: AtomicU64,
     proposals: mpsc::Sender<Txn>,
     consensus: OnceLock<Consensus>,
-    /// Sessions with traffic since the last report to the leader.
-    touched: Mutex<std::collections::HashSet<i64>>,
+    /// Sessions with traffic since the last report to the leader, with
+    /// when their last packet arrived.
+    touched: Mutex<HashMap<i64, Instant>>,
     /// Request and latency counters.
     pub metrics: Metrics,
     /// When this process started.
@@ -89,7 +96,6 @@ impl Server {
     /// proposal queue for the proposer task.
     pub fn new(config: Config) -> (Arc<Server>, mpsc::Receiver<Txn>) {
         let (tx, rx) = mpsc::channel(config.batch_txns_max * 4);
-        let tick = config.tick_time_ms;
         let server = Arc::new(Server {
             config,
             incarnation: rand::random(),
@@ -97,18 +103,70 @@ impl Server {
             watches: Mutex::new(WatchManager::new()),
             conns: Mutex::new(HashMap::new()),
             session_conns: Mutex::new(HashMap::new()),
-            tracker: Mutex::new(SessionTracker::new(tick)),
+            tracker: Mutex::new(SessionTracker::new(EXPIRY_GRANULARITY_MS)),
             pending: Mutex::new(HashMap::new()),
             next_request_id: AtomicU64::new(1),
             submit: tokio::sync::Mutex::new(()),
             next_conn_id: AtomicU64::new(1),
             proposals: tx,
             consensus: OnceLock::new(),
-            touched: Mutex::new(std::collections::HashSet::new()),
+            touched: Mutex::new(HashMap::new()),
             metrics: Metrics::default(),
             started: Instant::now(),
         });
         (server, rx)
+    }
+
+    /// The database, for reading (first in the lock order).
+    pub fn db(&self) -> RwLockReadGuard<'_, Database> {
+        self.db.read().expect("db lock")
+    }
+
+    /// The database and the watches, for a read that may leave a watch.
+    pub fn db_and_watches(&self) -> (RwLockReadGuard<'_, Database>, MutexGuard<'_, WatchManager>) {
+        let db = self.db.read().expect("db lock");
+        let watches = self.watches.lock().expect("watches lock");
+        (db, watches)
+    }
+
+    /// The watches alone.
+    pub fn watches(&self) -> MutexGuard<'_, WatchManager> {
+        self.watches.lock().expect("watches lock")
+    }
+
+    /// The watches and the open connections, in that order.
+    pub fn watches_and_conns(&self) -> (MutexGuard<'_, WatchManager>, MutexGuard<'_, Conns>) {
+        let watches = self.watches.lock().expect("watches lock");
+        let conns = self.conns.lock().expect("conns lock");
+        (watches, conns)
+    }
+
+    /// The open connections.
+    pub fn conns(&self) -> MutexGuard<'_, Conns> {
+        self.conns.lock().expect("conns lock")
+    }
+
+    /// The session liveness tracker.
+    pub fn tracker(&self) -> MutexGuard<'_, SessionTracker> {
+        self.tracker.lock().expect("tracker lock")
+    }
+
+    /// Which connection of this server each session is attached to.
+    pub fn session_conns(&self) -> MutexGuard<'_, HashMap<i64, ConnId>> {
+        self.session_conns.lock().expect("session conns lock")
+    }
+
+    /// A connection is gone: forget it, its watches and its session's
+    /// attachment to it.
+    pub fn remove_connection(&self, conn_id: ConnId, session_id: i64) {
+        self.conns().remove(&conn_id);
+        self.watches().remove_connection(conn_id);
+        if session_id != 0 {
+            let mut sessions = self.session_conns();
+            if sessions.get(&session_id) == Some(&conn_id) {
+                sessions.remove(&session_id);
+            }
+        }
     }
 
     /// Attach the consensus engine once it has started.
@@ -147,12 +205,22 @@ impl Server {
         self.touched
             .lock()
             .expect("touched lock")
-            .insert(session_id);
+            .insert(session_id, Instant::now());
     }
 
-    /// The sessions touched since the last call.
-    pub fn take_touched_sessions(&self) -> Vec<i64> {
-        self.touched.lock().expect("touched lock").drain().collect()
+    /// The sessions touched since the last call, each with the age in ms
+    /// of its last packet.
+    pub fn take_touched_sessions(&self) -> Vec<(i64, u64)> {
+        let now = Instant::now();
+        self.touched
+            .lock()
+            .expect("touched lock")
+            .drain()
+            .map(|(id, at)| {
+                let age = now.saturating_duration_since(at).as_millis();
+                (id, u64::try_from(age).unwrap_or(u64::MAX))
+            })
+            .collect()
     }
 
     /// Give every replicated session a full timeout from now (a new
@@ -160,7 +228,7 @@ impl Server {
     pub fn renew_all_sessions(&self) {
         let now = u64::try_from(now_ms()).unwrap_or(0);
         let db = self.db.read().expect("db lock");
-        let mut tracker = SessionTracker::new(self.config.tick_time_ms);
+        let mut tracker = SessionTracker::new(EXPIRY_GRANULARITY_MS);
         for (&id, info) in db.sessions() {
             tracker.add(id, u64::try_from(info.timeout_ms).unwrap_or(0), now);
         }
@@ -212,7 +280,7 @@ impl Server {
             };
             let pending = self.pending.lock().expect("pending lock").remove(&origin);
             match pending {
-                Some(Pending::Request { conn, .. }) => conn.outbox.close(),
+                Some(Pending::Request(completion)) => completion.fail(),
                 Some(Pending::Waiter(_)) | None => {}
             }
         }
@@ -269,7 +337,7 @@ impl Server {
                 let frame = Bytes::from(encode_notification(-1, &event));
                 for conn_id in notified {
                     if let Some(conn) = conns.get(&conn_id) {
-                        conn.outbox.push(frame.clone());
+                        conn.push_event(frame.clone());
                     }
                 }
             }
@@ -281,8 +349,12 @@ impl Server {
                     .expect("pending lock")
                     .remove(&request_id);
                 match pending {
-                    Some(Pending::Request { conn, shape }) => {
-                        conn.complete_write(self, &db, &mut watches, &out, &shape);
+                    Some(Pending::Request(completion)) => {
+                        let mut applied = Applied {
+                            db: &db,
+                            watches: &mut watches,
+                        };
+                        completion.complete(&mut applied, &out);
                     }
                     Some(Pending::Waiter(tx)) => {
                         let _ = tx.send(out.clone());
@@ -301,7 +373,7 @@ impl Server {
         &self,
         txn: &Txn,
         out: &TxnOutcome,
-        conns: &HashMap<ConnId, Arc<Connection>>,
+        conns: &HashMap<ConnId, Arc<dyn ClientLink>>,
     ) {
         let now = u64::try_from(now_ms()).unwrap_or(0);
         let closed: Vec<i64> = match (&txn.op, &out.result) {
@@ -346,7 +418,7 @@ impl Server {
                 if let Some(conn) = conns.get(&conn_id) {
                     if matches!(txn.op, TxnOp::ExpireSessions { .. }) {
                         tracing::info!(session_id = format!("0x{session_id:x}"), "session expired");
-                        conn.outbox.close();
+                        conn.close();
                     }
                 }
             }
@@ -358,7 +430,7 @@ impl Server {
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {
         let restored = Database::from_snapshot(snapshot)?;
         let now = u64::try_from(now_ms()).unwrap_or(0);
-        let mut tracker = SessionTracker::new(self.config.tick_time_ms);
+        let mut tracker = SessionTracker::new(EXPIRY_GRANULARITY_MS);
         for (&id, info) in restored.sessions() {
             tracker.add(id, u64::try_from(info.timeout_ms).unwrap_or(0), now);
         }
@@ -393,11 +465,13 @@ impl Server {
 pub struct App(pub Arc<Server>);
 
 impl Application for App {
-    fn session_activity(&self, session_ids: &[i64]) {
+    fn session_activity(&self, sessions: &[(i64, u64)]) {
+        // The report's transit time makes the activity look later than it
+        // was, so a session never expires before its timeout on its account.
         let now = u64::try_from(now_ms()).unwrap_or(0);
         let mut tracker = self.0.tracker.lock().expect("tracker lock");
-        for &id in session_ids {
-            tracker.touch(id, now);
+        for &(id, age_ms) in sessions {
+            tracker.touch(id, now.saturating_sub(age_ms));
         }
     }
 

@@ -77,6 +77,8 @@ impl TxnOp {
                 path, data, acl, ..
             } => path.len() + data.len() + acl_bytes(acl),
             TxnOp::SetData { path, data, .. } => path.len() + data.len(),
+            TxnOp::CreateWithNullData { path, acl, .. } => path.len() + acl_bytes(acl),
+            TxnOp::SetNullData { path, .. } => path.len(),
             TxnOp::SetAcl { path, acl, .. } => path.len() + acl_bytes(acl),
             TxnOp::Delete { path, .. } | TxnOp::Check { path, .. } => path.len(),
             TxnOp::Multi(ops) => ops.iter().map(TxnOp::payload_bytes).sum(),
@@ -133,7 +135,7 @@ pub enum TxnOp {
     Create {
         /// Path as requested (without sequence suffix).
         path: String,
-        /// Data.
+        /// Data (null data is [`TxnOp::CreateWithNullData`]).
         #[serde(with = "serde_bytes")]
         data: Vec<u8>,
         /// ACL as requested (`auth` ids are expanded at apply time).
@@ -154,7 +156,7 @@ pub enum TxnOp {
     SetData {
         /// Path.
         path: String,
-        /// New data.
+        /// New data (null data is [`TxnOp::SetNullData`]).
         #[serde(with = "serde_bytes")]
         data: Vec<u8>,
         /// Expected version.
@@ -187,6 +189,26 @@ pub enum TxnOp {
     },
     /// A no-op that only takes a zxid (used by sync and as a barrier).
     Noop,
+    /// [`TxnOp::Create`] with null data (a client's length -1, which
+    /// ZooKeeper returns as null, not empty). Variants of their own, added
+    /// last, so that the log encoding of the others is unchanged.
+    CreateWithNullData {
+        /// Path as requested (without sequence suffix).
+        path: String,
+        /// ACL as requested.
+        acl: Vec<Acl>,
+        /// Mode.
+        mode: CreateMode,
+        /// TTL in milliseconds for TTL modes, otherwise 0.
+        ttl_ms: i64,
+    },
+    /// [`TxnOp::SetData`] with null data.
+    SetNullData {
+        /// Path.
+        path: String,
+        /// Expected version.
+        version: i32,
+    },
 }
 
 /// What a successfully applied operation returns.

@@ -133,7 +133,7 @@ impl Client {
     ) -> Result<Request> {
         let flags = options.mode.flag();
         let acl = options.acl.clone();
-        let data = data.to_vec();
+        let data = Some(data.to_vec());
         match (options.mode.is_ttl(), options.ttl) {
             (true, Some(ttl)) => Ok(Request::CreateTtl(CreateTtlRequest {
                 path,
@@ -325,7 +325,9 @@ impl Client {
             watch: false,
         });
         match self.call(request, path).await? {
-            Response::GetData(r) => Ok((r.data, r.stat)),
+            // Null data reads as empty here (ZooKeeper's Java client gives
+            // null; this API has no null).
+            Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat)),
             _ => Err(unexpected("getData")),
         }
     }
@@ -345,7 +347,7 @@ impl Client {
         {
             Response::GetData(r) => {
                 let watcher = OneshotWatcher::new(rx, id, path.to_owned(), self.shared().clone());
-                Ok((r.data, r.stat, watcher))
+                Ok((r.data.unwrap_or_default(), r.stat, watcher))
             }
             _ => Err(unexpected("getData")),
         }
@@ -356,7 +358,7 @@ impl Client {
     pub async fn set_data(&self, path: &str, data: &[u8], version: Option<i32>) -> Result<Stat> {
         let request = Request::SetData(SetDataRequest {
             path: self.checked_path(path, false)?,
-            data: data.to_vec(),
+            data: Some(data.to_vec()),
             version: version.unwrap_or(-1),
         });
         match self.call(request, path).await? {

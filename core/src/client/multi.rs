@@ -123,7 +123,7 @@ impl MultiBuilder {
         self.push(path, false, |path| {
             Ok(proto::MultiOp::SetData(SetDataRequest {
                 path,
-                data: data.to_vec(),
+                data: Some(data.to_vec()),
                 version: version.unwrap_or(-1),
             }))
         })

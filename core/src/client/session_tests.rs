@@ -131,7 +131,7 @@ async fn connect(fake: &Fake, connector: Connector, timeout_ms: i32) -> (Client,
 
 fn data(bytes: &[u8], mzxid: i64) -> Response {
     Response::GetData(GetDataResponse {
-        data: bytes.to_vec(),
+        data: Some(bytes.to_vec()),
         stat: Stat {
             mzxid,
             ..Stat::default()

@@ -114,6 +114,15 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Reads a `buffer` that may be null (-1): ZooKeeper keeps null data
+    /// apart from empty data.
+    pub fn read_opt_buffer(&mut self) -> Result<Option<Vec<u8>>, DecodeError> {
+        match self.read_len()? {
+            None => Ok(None),
+            Some(len) => Ok(Some(self.take(len)?.to_vec())),
+        }
+    }
+
     /// Reads a `ustring`, checking UTF-8; null (-1) reads as empty.
     pub fn read_string(&mut self) -> Result<String, DecodeError> {
         match self.read_len()? {

@@ -24,7 +24,7 @@
 //! assert_eq!((header.xid, &decoded), (7, &request));
 //!
 //! // The reply carries the request's xid; on error it has no body.
-//! let reply = Response::GetData(GetDataResponse { data: b"v".to_vec(), stat: Stat::default() });
+//! let reply = Response::GetData(GetDataResponse { data: Some(b"v".to_vec()), stat: Stat::default() });
 //! let frame = encode_reply(header.xid, 42, 0, &reply);
 //! let (reply_header, body) = decode_reply_header(&frame[4..])?;
 //! assert_eq!(reply_header.zxid, 42);

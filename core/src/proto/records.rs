@@ -63,6 +63,19 @@ impl Field for Vec<u8> {
     }
 }
 
+/// Node data: null (length -1) and empty are different values.
+impl Field for Option<Vec<u8>> {
+    fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Some(data) => out.write_buffer(data),
+            None => out.write_i32(-1),
+        }
+    }
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        r.read_opt_buffer()
+    }
+}
+
 impl Field for Vec<String> {
     fn write(&self, out: &mut Vec<u8>) {
         out.write_string_vec(self);
@@ -282,8 +295,8 @@ record! {
     CreateRequest {
         /// The node to create (the prefix, for sequential nodes).
         path: String,
-        /// Initial data.
-        data: Vec<u8>,
+        /// Initial data (None: null, as ZooKeeper's clients may send).
+        data: Option<Vec<u8>>,
         /// Initial ACL.
         acl: Vec<Acl>,
         /// The [`CreateMode`](super::CreateMode) flag.
@@ -296,8 +309,8 @@ record! {
     CreateTtlRequest {
         /// The node to create.
         path: String,
-        /// Initial data.
-        data: Vec<u8>,
+        /// Initial data (None: null, as ZooKeeper's clients may send).
+        data: Option<Vec<u8>>,
         /// Initial ACL.
         acl: Vec<Acl>,
         /// The [`CreateMode`](super::CreateMode) flag (5 or 6).
@@ -342,8 +355,8 @@ record! {
     SetDataRequest {
         /// The node to write.
         path: String,
-        /// New data.
-        data: Vec<u8>,
+        /// New data (None: null).
+        data: Option<Vec<u8>>,
         /// Expected data version, -1 for any.
         version: i32,
     }
@@ -548,8 +561,8 @@ record! {
 record! {
     /// Reply to getData (and reconfig).
     GetDataResponse {
-        /// The data.
-        data: Vec<u8>,
+        /// The data (None: the node's data is null).
+        data: Option<Vec<u8>>,
         /// The node's stat.
         stat: Stat,
     }

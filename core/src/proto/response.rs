@@ -166,7 +166,7 @@ impl MultiResult {
             Some(OpCode::GetData) => {
                 let resp = GetDataResponse::decode(r)?;
                 MultiResult::GetData {
-                    data: resp.data,
+                    data: resp.data.unwrap_or_default(),
                     stat: resp.stat,
                 }
             }

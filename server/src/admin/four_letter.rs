@@ -58,10 +58,10 @@ fn srvr(server: &Server, with_clients: bool) -> String {
     }
     let l = server.metrics.latency();
     let (zxid, nodes) = {
-        let db = server.db.read().expect("db lock");
+        let db = server.db();
         (db.last_zxid(), db.node_count())
     };
-    let conns = server.conns.lock().expect("conns lock");
+    let conns = server.conns();
     let outstanding: usize = conns.values().map(|c| c.outstanding()).sum();
     let _ = writeln!(
         s,
@@ -81,23 +81,20 @@ fn srvr(server: &Server, with_clients: bool) -> String {
 /// One line per connection: ZooKeeper's short form for `stat`, its long
 /// form (session id, timeout) for `cons`.
 fn connection_lines(server: &Server, long: bool) -> String {
-    let conns = server.conns.lock().expect("conns lock");
+    let conns = server.conns();
     let mut list: Vec<_> = conns.values().cloned().collect();
     drop(conns);
-    list.sort_by_key(|c| c.id);
+    list.sort_by_key(|c| c.id());
     let mut s = String::new();
     for c in list {
-        let st = c.state.lock().expect("conn lock");
+        let info = c.info();
         let _ = write!(
             s,
             " /{}[1](queued={},recved={},sent={}",
-            c.peer,
-            st.pipeline.len(),
-            c.received.load(std::sync::atomic::Ordering::Relaxed),
-            c.sent.load(std::sync::atomic::Ordering::Relaxed),
+            info.peer, info.queued, info.received, info.sent,
         );
         if long {
-            let _ = write!(s, ",sid=0x{:x},to={}", st.session_id, st.timeout_ms);
+            let _ = write!(s, ",sid=0x{:x},to={}", info.session_id, info.timeout_ms);
         }
         s.push_str(")\n");
     }
@@ -113,7 +110,7 @@ fn cons(server: &Server) -> String {
 fn mntr(server: &Server) -> String {
     let l = server.metrics.latency();
     let (zxid, nodes, ephemerals, data_size, digest) = {
-        let db = server.db.read().expect("db lock");
+        let db = server.db();
         (
             db.last_zxid(),
             db.node_count(),
@@ -123,8 +120,7 @@ fn mntr(server: &Server) -> String {
         )
     };
     let (watch_count, conns, outstanding) = {
-        let watches = server.watches.lock().expect("watches lock");
-        let conns = server.conns.lock().expect("conns lock");
+        let (watches, conns) = server.watches_and_conns();
         let outstanding: usize = conns.values().map(|c| c.outstanding()).sum();
         (watches.watch_count(), conns.len(), outstanding)
     };
@@ -242,7 +238,7 @@ fn envi(server: &Server) -> String {
 }
 
 fn wchs(server: &Server) -> String {
-    let w = server.watches.lock().expect("watches lock");
+    let w = server.watches();
     format!(
         "{} connections watching {} paths\nTotal watches:{}\n",
         w.connection_count(),

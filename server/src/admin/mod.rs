@@ -2,11 +2,9 @@
 //! behind them.
 
 mod four_letter;
-mod metrics;
-pub mod reconfig;
 
+pub use crate::metrics::{LatencySummary, Metrics};
 pub use four_letter::four_letter_word;
-pub use metrics::{LatencySummary, Metrics};
 
 /// The version reported by `srvr`, `stat`, `mntr` and `envi`. Clients such
 /// as kazoo parse the leading `major.minor.patch` to decide which

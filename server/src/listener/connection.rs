@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use super::outbox::Outbox;
 use super::requests::{self, LocalOp, ReplyShape};
 use crate::admin;
+use crate::client_link::{Applied, ClientLink, Completion, LinkInfo};
 use crate::state::{now_ms, Pending, Server};
 use crate::tree::Database;
 use crate::txn::{OpResult, Txn, TxnOp, TxnOutcome};
@@ -202,8 +203,7 @@ impl Connection {
     /// Queue a local op, or run it now if nothing is ahead of it.
     fn submit_local(&self, server: &Server, xid: i32, op: LocalOp) {
         let started = Instant::now();
-        let db = server.db.read().expect("db lock");
-        let mut watches = server.watches.lock().expect("watches lock");
+        let (db, mut watches) = server.db_and_watches();
         let mut st = self.state.lock().expect("conn lock");
         st.pipeline.push_back(Queued::Local { xid, op, started });
         if st.pipeline.len() == 1 {
@@ -214,7 +214,7 @@ impl Connection {
     /// Queue a write and hand it to the log.
     async fn submit_write(
         self: &Arc<Connection>,
-        server: &Server,
+        server: &Arc<Server>,
         xid: i32,
         op: TxnOp,
         shape: ReplyShape,
@@ -224,9 +224,11 @@ impl Connection {
             // ZooKeeper server without a quorum does (NOTREADONLY), if
             // nothing of this session is ahead of it (replies go in order;
             // otherwise it waits in the log like the writes before it).
+            // The database before the connection's lock (the lock order:
+            // applying holds the database while it completes writes).
+            let zxid = server.db().last_zxid();
             let st = self.state.lock().expect("conn lock");
             if st.pipeline.is_empty() {
-                let zxid = server.db.read().expect("db lock").last_zxid();
                 let refused = TxnOutcome {
                     zxid,
                     result: Err(ErrorCode::NotReadOnly),
@@ -255,10 +257,11 @@ impl Connection {
                 origin: None,
             }
         };
-        let pending = Pending::Request {
+        let pending = Pending::Request(Box::new(WriteCompletion {
+            server: Arc::clone(server),
             conn: Arc::clone(self),
             shape,
-        };
+        }));
         server.propose(txn, pending).await
     }
 
@@ -270,6 +273,60 @@ impl Connection {
                 return;
             }
             drained.await;
+        }
+    }
+}
+
+/// A client write waiting for its transaction: answered by the connection
+/// once the state machine has applied it here.
+struct WriteCompletion {
+    server: Arc<Server>,
+    conn: Arc<Connection>,
+    shape: ReplyShape,
+}
+
+impl Completion for WriteCompletion {
+    fn complete(self: Box<Self>, applied: &mut Applied<'_>, out: &TxnOutcome) {
+        self.conn
+            .complete_write(&self.server, applied.db, applied.watches, out, &self.shape);
+    }
+
+    fn fail(self: Box<Self>) {
+        self.conn.outbox.close();
+    }
+}
+
+impl ClientLink for Connection {
+    fn id(&self) -> ConnId {
+        self.id
+    }
+
+    fn push_event(&self, frame: Bytes) {
+        self.outbox.push(frame);
+    }
+
+    fn close(&self) {
+        self.outbox.close();
+    }
+
+    fn mark_moved(&self) {
+        Connection::mark_moved(self);
+    }
+
+    fn outstanding(&self) -> usize {
+        Connection::outstanding(self)
+    }
+
+    fn info(&self) -> LinkInfo {
+        let st = self.state.lock().expect("conn lock");
+        LinkInfo {
+            peer: self.peer,
+            queued: st.pipeline.len(),
+            received: self.received.load(Ordering::Relaxed),
+            sent: self.sent.load(Ordering::Relaxed),
+            session_id: st.session_id,
+            timeout_ms: st.timeout_ms,
+            established: self.established,
         }
     }
 }
@@ -294,10 +351,8 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     }
     let conn = Arc::new(Connection::new(server.next_conn_id(), peer));
     server
-        .conns
-        .lock()
-        .expect("conns lock")
-        .insert(conn.id, Arc::clone(&conn));
+        .conns()
+        .insert(conn.id, Arc::clone(&conn) as Arc<dyn ClientLink>);
     server.metrics.connection_accepted();
     let writer_task = tokio::spawn(write_loop(Arc::clone(&conn), writer));
 
@@ -309,19 +364,7 @@ pub async fn serve(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     }
     conn.outbox.close();
     let _ = writer_task.await;
-    server.conns.lock().expect("conns lock").remove(&conn.id);
-    server
-        .watches
-        .lock()
-        .expect("watches lock")
-        .remove_connection(conn.id);
-    let session_id = conn.session_id();
-    if session_id != 0 {
-        let mut sessions = server.session_conns.lock().expect("session conns lock");
-        if sessions.get(&session_id) == Some(&conn.id) {
-            sessions.remove(&session_id);
-        }
-    }
+    server.remove_connection(conn.id, conn.session_id());
 }
 
 async fn read_loop(
@@ -411,7 +454,7 @@ async fn handle_packet(
                 let st = conn.state.lock().expect("conn lock");
                 (st.auth.clone(), st.is_super)
             };
-            let result = crate::admin::reconfig::reconfig(server, &r, &auth, is_super).await;
+            let result = super::reconfig::reconfig(server, &r, &auth, is_super).await;
             conn.submit_local(server, xid, LocalOp::Done(result));
             Ok(())
         }
@@ -455,7 +498,7 @@ async fn handshake(
 ) -> Result<i32, String> {
     let request = ConnectRequest::decode(&mut Reader::new(frame))
         .map_err(|e| format!("bad connect request: {e}"))?;
-    let last_zxid = server.db.read().expect("db lock").last_zxid();
+    let last_zxid = server.db().last_zxid();
     if request.last_zxid_seen > last_zxid {
         // The client has seen a newer state than ours: serving it would go
         // back in time (ZooKeeper refuses the same way).
@@ -492,20 +535,14 @@ async fn handshake(
         // Like ZooKeeper, a request for a session detaches it from any
         // other connection of this server at once, before the password is
         // checked.
-        let previous = server
-            .session_conns
-            .lock()
-            .expect("session conns lock")
-            .remove(&request.session_id);
+        let previous = server.session_conns().remove(&request.session_id);
         if let Some(old) = previous.filter(|&old| old != conn.id) {
-            if let Some(old) = server.conns.lock().expect("conns lock").get(&old) {
-                old.outbox.close();
+            if let Some(old) = server.conns().get(&old) {
+                old.close();
             }
         }
         let known = server
-            .db
-            .read()
-            .expect("db lock")
+            .db()
             .session(request.session_id)
             .map(|s| (s.password, s.owner));
         match known {
@@ -536,21 +573,17 @@ async fn handshake(
         st.session_id = session_id;
         st.timeout_ms = timeout;
     }
-    let previous = server
-        .session_conns
-        .lock()
-        .expect("session conns lock")
-        .insert(session_id, conn.id);
+    let previous = server.session_conns().insert(session_id, conn.id);
     if let Some(old) = previous.filter(|&old| old != conn.id) {
         // The session moved to this connection: the old one must stop
         // acting for it.
-        if let Some(old) = server.conns.lock().expect("conns lock").get(&old) {
-            old.outbox.close();
+        if let Some(old) = server.conns().get(&old) {
+            old.close();
         }
     }
     let now = u64::try_from(now_ms()).unwrap_or(0);
     {
-        let mut tracker = server.tracker.lock().expect("tracker lock");
+        let mut tracker = server.tracker();
         if !tracker.touch(session_id, now) {
             tracker.add(session_id, u64::try_from(timeout).unwrap_or(0), now);
         }

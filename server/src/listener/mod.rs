@@ -4,6 +4,7 @@
 
 mod connection;
 mod outbox;
+pub mod reconfig;
 mod requests;
 
 use std::collections::HashMap;

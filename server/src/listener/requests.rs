@@ -14,7 +14,7 @@ use corral::proto::{
 };
 
 use super::connection::{ConnState, Connection};
-use crate::admin::reconfig;
+use super::reconfig;
 use crate::config::Config;
 use crate::state::Server;
 use crate::tree::{acl, Database, Node};
@@ -104,14 +104,7 @@ pub fn classify(config: &Config, request: Request) -> Kind {
             },
             ReplyShape::Empty,
         )),
-        Request::SetData(r) => Ok((
-            TxnOp::SetData {
-                path: r.path,
-                data: r.data,
-                version: r.version,
-            },
-            ReplyShape::SetData,
-        )),
+        Request::SetData(r) => Ok((set_data_op(r.path, r.data, r.version), ReplyShape::SetData)),
         Request::SetAcl(r) => Ok((
             TxnOp::SetAcl {
                 path: r.path,
@@ -141,13 +134,25 @@ pub fn classify(config: &Config, request: Request) -> Kind {
     }
 }
 
+/// setData, with null data (length -1) kept apart from empty.
+fn set_data_op(path: String, data: Option<Vec<u8>>, version: i32) -> TxnOp {
+    match data {
+        Some(data) => TxnOp::SetData {
+            path,
+            data,
+            version,
+        },
+        None => TxnOp::SetNullData { path, version },
+    }
+}
+
 /// Check what ZooKeeper checks before a create reaches its log: the flags
 /// name a mode, the opcode fits the mode, TTLs are enabled.
 fn create_op(
     config: &Config,
     op: OpCode,
     path: String,
-    data: Vec<u8>,
+    data: Option<Vec<u8>>,
     acl: Vec<Acl>,
     flags: i32,
     ttl: i64,
@@ -164,12 +169,21 @@ fn create_op(
     if mode.is_ttl() && !config.ttl_enabled {
         return Err(ErrorCode::Unimplemented);
     }
-    Ok(TxnOp::Create {
-        path,
-        data,
-        acl,
-        mode,
-        ttl_ms: if mode.is_ttl() { ttl } else { 0 },
+    let ttl_ms = if mode.is_ttl() { ttl } else { 0 };
+    Ok(match data {
+        Some(data) => TxnOp::Create {
+            path,
+            data,
+            acl,
+            mode,
+            ttl_ms,
+        },
+        None => TxnOp::CreateWithNullData {
+            path,
+            acl,
+            mode,
+            ttl_ms,
+        },
     })
 }
 
@@ -207,11 +221,7 @@ fn multi_op(config: &Config, ops: Vec<MultiOp>) -> Result<(TxnOp, ReplyShape), E
                 path: r.path,
                 version: r.version,
             },
-            MultiOp::SetData(r) => TxnOp::SetData {
-                path: r.path,
-                data: r.data,
-                version: r.version,
-            },
+            MultiOp::SetData(r) => set_data_op(r.path, r.data, r.version),
             MultiOp::Check(r) => TxnOp::Check {
                 path: r.path,
                 version: r.version,
@@ -352,7 +362,11 @@ pub fn execute_local(
             ops.into_iter()
                 .map(|op| match op {
                     ReadOp::GetData(r) => match reads.get_data(&r.path, r.watch) {
-                        Ok((data, stat)) => MultiResult::GetData { data, stat },
+                        // multiRead's result record has no null: reads as empty.
+                        Ok((data, stat)) => MultiResult::GetData {
+                            data: data.unwrap_or_default(),
+                            stat,
+                        },
                         Err(code) => MultiResult::Error(code.code()),
                     },
                     ReadOp::GetChildren(r) => match reads.get_children(&r.path, r.watch) {
@@ -509,12 +523,12 @@ impl<'a> Reads<'a> {
         &mut self,
         path: &str,
         watch: bool,
-    ) -> Result<(Vec<u8>, corral::proto::Stat), ErrorCode> {
+    ) -> Result<(Option<Vec<u8>>, corral::proto::Stat), ErrorCode> {
         let node = self.readable(path, watch.then_some(WatchKind::Data))?;
         if path == reconfig::CONFIG_PATH {
             return Ok(reconfig::client_view(self.server, node));
         }
-        Ok((node.data().to_vec(), node.stat()))
+        Ok((node.data_or_null().map(<[u8]>::to_vec), node.stat()))
     }
 
     fn get_children(
@@ -655,7 +669,7 @@ mod tests {
             &config,
             OpCode::Create,
             "/a".into(),
-            vec![],
+            Some(vec![]),
             Acl::open_unsafe(),
             5,
             10,
@@ -665,7 +679,7 @@ mod tests {
             &config,
             OpCode::CreateTtl,
             "/a".into(),
-            vec![],
+            Some(vec![]),
             Acl::open_unsafe(),
             0,
             10,
@@ -675,7 +689,7 @@ mod tests {
             &config,
             OpCode::Create,
             "/a".into(),
-            vec![],
+            Some(vec![]),
             Acl::open_unsafe(),
             9,
             0,
@@ -685,7 +699,7 @@ mod tests {
             &config,
             OpCode::CreateTtl,
             "/a".into(),
-            vec![],
+            Some(vec![]),
             Acl::open_unsafe(),
             5,
             10
@@ -699,7 +713,7 @@ mod tests {
             &disabled,
             OpCode::CreateTtl,
             "/a".into(),
-            vec![],
+            Some(vec![]),
             Acl::open_unsafe(),
             5,
             10,

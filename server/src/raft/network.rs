@@ -65,8 +65,9 @@ pub(crate) enum PeerRequestBody {
     Propose(TxnBatch),
     /// A follower asks the leader for a read index (ZooKeeper's sync).
     ReadIndex,
-    /// A follower reports sessions it saw alive.
-    SessionActivity(Vec<i64>),
+    /// A follower reports sessions it saw alive: each id with the age in
+    /// ms of its last packet (ages, not times: the clocks may differ).
+    SessionActivity(Vec<(i64, u64)>),
     /// A member asks the leader to change the membership.
     Reconfigure(MembershipChange),
 }
@@ -160,6 +161,17 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     }
 }
 
+/// Why a forwarded request failed.
+#[derive(Debug)]
+pub(crate) enum RequestError {
+    /// It never left this server (no connection, or too large): retrying
+    /// cannot apply it twice.
+    NotSent(io::Error),
+    /// The connection failed after it was sent: the peer may have acted on
+    /// it.
+    Lost(io::Error),
+}
+
 /// Why one call failed.
 enum CallError {
     /// Could not connect.
@@ -191,11 +203,33 @@ impl Peer {
         &mut self,
         body: PeerRequestBody,
         timeout: Duration,
-    ) -> io::Result<PeerResponse> {
+    ) -> Result<PeerResponse, RequestError> {
         self.call(body, timeout).await.map_err(|e| match e {
-            CallError::Connect(e) | CallError::Io(e) => e,
-            CallError::TooLarge => invalid("request exceeds the peer frame limit"),
+            CallError::Connect(e) => RequestError::NotSent(e),
+            CallError::TooLarge => {
+                RequestError::NotSent(invalid("request exceeds the peer frame limit"))
+            }
+            CallError::Io(e) => RequestError::Lost(e),
         })
+    }
+
+    /// Drop the connection if the peer has closed it (a killed server's
+    /// socket reads end-of-stream at once), so the next request reconnects
+    /// rather than being written into a dead socket with an unknown fate.
+    fn drop_if_closed(&mut self) {
+        let Some((r, _)) = self.connection.as_ref() else {
+            return;
+        };
+        if !r.buffer().is_empty() {
+            // An unasked-for response: the stream is out of step.
+            self.connection = None;
+            return;
+        }
+        let mut probe = [0u8; 1];
+        match r.get_ref().try_read(&mut probe) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            _ => self.connection = None,
+        }
     }
 
     async fn call(
@@ -226,6 +260,7 @@ impl Peer {
     }
 
     async fn exchange(&mut self, request: &[u8]) -> Result<PeerResponse, CallError> {
+        self.drop_if_closed();
         if self.connection.is_none() {
             if self.addr.is_empty() {
                 return Err(CallError::Connect(io::Error::new(
@@ -330,6 +365,92 @@ impl RaftNetwork<TypeConfig> for Peer {
     }
 }
 
+/// Notices a dead leader sooner than the election timer does.
+///
+/// A follower's timer elects only after the leader lease
+/// (`election_timeout_max`) plus a random election timeout of silence, and
+/// openraft 0.9 voters refuse any vote inside their lease. A closed
+/// connection from the leader is a strong hint that it died (a killed
+/// process's sockets close at once): then the follower campaigns as soon as
+/// the other voters' leases have run out, `election_timeout_max` after the
+/// last append it had from the leader. Every follower gets the same hint at
+/// about the same time, so they take turns to avoid splitting the vote: the
+/// surviving voters in id order, [`CAMPAIGN_STAGGER`] apart; a later one
+/// campaigns only if no new leader has reached it by then. If the old
+/// leader is alive after all (it dropped the connection after an RPC
+/// timeout), its next heartbeat arrives on a new connection first and
+/// nothing happens. Without the hint (a partition, a frozen leader)
+/// openraft's timer elects as usual.
+pub(crate) struct LeaderContact {
+    lease: Duration,
+    /// The leader whose appends arrived last, and when.
+    last: std::sync::Mutex<Option<(u64, tokio::time::Instant)>>,
+}
+
+/// Margin past the lease, so the other voters see it expired too.
+const CAMPAIGN_MARGIN: Duration = Duration::from_millis(5);
+/// Time between the turns of successive followers to campaign: more than a
+/// vote round trip (a vote is fsynced) on a loaded machine.
+const CAMPAIGN_STAGGER: Duration = Duration::from_millis(60);
+
+impl LeaderContact {
+    pub(crate) fn new(lease: Duration) -> LeaderContact {
+        LeaderContact {
+            lease,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// An append from `leader` arrived.
+    fn heard(&self, leader: u64) {
+        *self.last.lock().expect("leader contact lock") =
+            Some((leader, tokio::time::Instant::now()));
+    }
+
+    /// A connection that carried appends from `leader` closed.
+    fn closed(&self, consensus: &Consensus, leader: u64) {
+        let Some((last_leader, heard_at)) = *self.last.lock().expect("leader contact lock") else {
+            return;
+        };
+        let status = consensus.status();
+        if last_leader != leader || status.leader != Some(leader) {
+            return;
+        }
+        let node_id = consensus.inner.node_id;
+        let Some(turn) = status
+            .voters
+            .iter()
+            .filter(|&&v| v != leader)
+            .position(|&v| v == node_id)
+        else {
+            return; // not a voter
+        };
+        let at = heard_at + self.lease + CAMPAIGN_MARGIN + CAMPAIGN_STAGGER * turn as u32;
+        let consensus = consensus.clone();
+        tracing::info!(leader, turn, "connection from the leader closed");
+        consensus.inner.runtime.handle().clone().spawn(async move {
+            tokio::time::sleep_until(at).await;
+            let inner = &consensus.inner;
+            // Nothing from the old leader nor from a new one since.
+            let still_silent = *inner
+                .leader_contact
+                .last
+                .lock()
+                .expect("leader contact lock")
+                == Some((leader, heard_at));
+            if still_silent && consensus.status().role == super::Role::Follower {
+                tracing::info!(
+                    leader,
+                    "leader silent since its connection closed: campaigning"
+                );
+                if let Err(e) = inner.raft.trigger().elect().await {
+                    tracing::debug!(error = %e, "election not triggered");
+                }
+            }
+        });
+    }
+}
+
 /// Connect to `addr`, from `source_ip` if given (so that each server's
 /// peer traffic can be told apart by its source address, which the fault
 /// tests' proxies use to cut links between chosen servers).
@@ -378,11 +499,13 @@ pub async fn serve_peers(
                     continue;
                 }
                 let consensus = consensus.clone();
-                connections.spawn(async move {
+                // Served on the Raft runtime, apart from client work.
+                let runtime = consensus.inner.runtime.handle().clone();
+                connections.spawn_on(async move {
                     if let Err(e) = serve_connection(stream, consensus).await {
                         tracing::debug!(%peer, error = %e, "peer connection closed");
                     }
-                });
+                }, &runtime);
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
         }
@@ -392,6 +515,21 @@ pub async fn serve_peers(
 }
 
 async fn serve_connection(stream: TcpStream, consensus: Consensus) -> io::Result<()> {
+    // The leader whose appends this connection carried, if any: when it
+    // closes, that leader may be dead.
+    let mut appends_from = None;
+    let result = serve_requests(stream, &consensus, &mut appends_from).await;
+    if let Some(leader) = appends_from {
+        consensus.inner.leader_contact.closed(&consensus, leader);
+    }
+    result
+}
+
+async fn serve_requests(
+    stream: TcpStream,
+    consensus: &Consensus,
+    appends_from: &mut Option<u64>,
+) -> io::Result<()> {
     stream.set_nodelay(true)?;
     let (r, w) = stream.into_split();
     let (mut r, mut w) = (BufReader::new(r), BufWriter::new(w));
@@ -410,6 +548,13 @@ async fn serve_connection(stream: TcpStream, consensus: Consensus) -> io::Result
         } else {
             match request.body {
                 PeerRequestBody::AppendEntries(rpc) => {
+                    let leader = rpc.vote.leader_id().voted_for();
+                    if rpc.vote.is_committed() {
+                        if let Some(leader) = leader {
+                            consensus.inner.leader_contact.heard(leader);
+                            *appends_from = Some(leader);
+                        }
+                    }
                     PeerResponse::AppendEntries(raft.append_entries(rpc).await)
                 }
                 PeerRequestBody::Vote(rpc) => PeerResponse::Vote(raft.vote(rpc).await),

@@ -36,6 +36,11 @@ impl<T: Eq + Hash + Copy> ExpiryQueue<T> {
         self.buckets.entry(deadline).or_default().insert(item);
     }
 
+    /// The deadline `item` is queued for, if any.
+    pub fn deadline(&self, item: T) -> Option<u64> {
+        self.deadline_of.get(&item).copied()
+    }
+
     /// Forget `item`.
     pub fn remove(&mut self, item: T) {
         if let Some(old) = self.deadline_of.remove(&item) {

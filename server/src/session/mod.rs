@@ -8,4 +8,4 @@ mod expiry_queue;
 mod tracker;
 
 pub use expiry_queue::ExpiryQueue;
-pub use tracker::SessionTracker;
+pub use tracker::{SessionTracker, EXPIRY_GRANULARITY_MS};

@@ -5,6 +5,11 @@ use std::collections::HashMap;
 
 use super::ExpiryQueue;
 
+/// Deadlines are rounded up to this many ms: the expiry check runs about
+/// this often, so a session expires at most about twice this past its
+/// timeout (ZooKeeper rounds to its tick, 2 s by default).
+pub const EXPIRY_GRANULARITY_MS: u64 = 10;
+
 /// Tracks the deadline of every session.
 #[derive(Debug)]
 pub struct SessionTracker {
@@ -13,11 +18,12 @@ pub struct SessionTracker {
 }
 
 impl SessionTracker {
-    /// An empty tracker checking every `tick_ms`.
-    pub fn new(tick_ms: u64) -> SessionTracker {
+    /// An empty tracker whose deadlines are rounded up to `granularity_ms`
+    /// (see [`EXPIRY_GRANULARITY_MS`]).
+    pub fn new(granularity_ms: u64) -> SessionTracker {
         SessionTracker {
             timeouts: HashMap::new(),
-            queue: ExpiryQueue::new(tick_ms),
+            queue: ExpiryQueue::new(granularity_ms),
         }
     }
 
@@ -29,12 +35,20 @@ impl SessionTracker {
         self.queue.update(session_id, now_ms, timeout_ms);
     }
 
-    /// Record activity: the session lives another full timeout. Returns
-    /// false for an untracked session.
-    pub fn touch(&mut self, session_id: i64, now_ms: u64) -> bool {
+    /// Record activity seen at `at_ms`: the session lives a full timeout
+    /// from then. A report older than what is known already (activity
+    /// relayed late by another server) never shortens the deadline.
+    /// Returns false for an untracked session.
+    pub fn touch(&mut self, session_id: i64, at_ms: u64) -> bool {
         match self.timeouts.get(&session_id) {
             Some(&timeout) => {
-                self.queue.update(session_id, now_ms, timeout);
+                if self
+                    .queue
+                    .deadline(session_id)
+                    .is_none_or(|d| d < at_ms + timeout)
+                {
+                    self.queue.update(session_id, at_ms, timeout);
+                }
                 true
             }
             None => false,
@@ -79,5 +93,26 @@ mod tests {
         assert!(t.expired(6900).is_empty());
         assert_eq!(t.expired(7000), vec![2]);
         assert!(!t.touch(3, 0));
+    }
+
+    #[test]
+    fn late_reports_never_shorten_a_deadline() {
+        let mut t = SessionTracker::new(10);
+        t.add(1, 4000, 1000);
+        t.touch(1, 3000);
+        // Activity relayed late, from before the last one known.
+        t.touch(1, 2000);
+        assert!(t.expired(6990).is_empty());
+        assert_eq!(t.expired(7000), vec![1]);
+    }
+
+    #[test]
+    fn expires_within_the_granularity_never_before() {
+        let mut t = SessionTracker::new(EXPIRY_GRANULARITY_MS);
+        t.add(1, 4000, 1_003);
+        assert!(t.expired(5_002).is_empty());
+        let at = 5_003..=5_003 + EXPIRY_GRANULARITY_MS;
+        let expired_at = at.clone().find(|&now| !t.expired(now).is_empty());
+        assert!(expired_at.is_some_and(|now| at.contains(&now)));
     }
 }

@@ -34,7 +34,7 @@ enum Undo {
     /// A node's stat changed.
     Stat(String, StatPersisted),
     /// A node's data and stat changed.
-    Data(String, Vec<u8>, StatPersisted),
+    Data(String, Option<Vec<u8>>, StatPersisted),
     /// A node's ACL and stat changed.
     Acl(String, Arc<Vec<Acl>>, StatPersisted),
 }
@@ -60,6 +60,11 @@ pub(crate) struct SnapshotNodeRef<'a> {
     pub(crate) data: &'a [u8],
     pub(crate) acl: &'a [Acl],
     pub(crate) stat: StatPersisted,
+}
+
+/// Bytes of node data (null data has none).
+fn data_len(data: &Option<Vec<u8>>) -> usize {
+    data.as_ref().map_or(0, Vec::len)
 }
 
 /// The znode tree.
@@ -101,7 +106,7 @@ impl DataTree {
         for p in ["/", "/zookeeper", "/zookeeper/quota"] {
             tree.insert(
                 p.to_owned(),
-                Vec::new(),
+                Some(Vec::new()),
                 open.clone(),
                 StatPersisted::default(),
             );
@@ -112,7 +117,7 @@ impl DataTree {
         };
         tree.insert(
             "/zookeeper/config".to_owned(),
-            Vec::new(),
+            Some(Vec::new()),
             Arc::new(Acl::read_unsafe()),
             config_stat,
         );
@@ -183,7 +188,13 @@ impl DataTree {
 
     /// Inserts a node under an existing parent, maintaining the parent's
     /// child set and the indexes. No stat change to the parent.
-    fn insert(&mut self, path: String, data: Vec<u8>, acl: Arc<Vec<Acl>>, stat: StatPersisted) {
+    fn insert(
+        &mut self,
+        path: String,
+        data: Option<Vec<u8>>,
+        acl: Arc<Vec<Acl>>,
+        stat: StatPersisted,
+    ) {
         if let Some(parent) = path::parent(&path) {
             let parent = self
                 .nodes
@@ -199,7 +210,7 @@ impl DataTree {
     fn insert_unlinked(
         &mut self,
         path: String,
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         acl: Arc<Vec<Acl>>,
         stat: StatPersisted,
     ) -> Stat {
@@ -218,7 +229,7 @@ impl DataTree {
             }
             EphemeralType::Void => {}
         }
-        self.data_size += (path.len() + data.len()) as u64;
+        self.data_size += (path.len() + data_len(&data)) as u64;
         let node = Node {
             data,
             acl,
@@ -259,7 +270,7 @@ impl DataTree {
             }
             EphemeralType::Void => {}
         }
-        self.data_size -= (path.len() + node.data.len()) as u64;
+        self.data_size -= (path.len() + data_len(&node.data)) as u64;
         node
     }
 
@@ -279,7 +290,7 @@ impl DataTree {
     pub fn create_node(
         &mut self,
         path: &str,
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         acl: Vec<Acl>,
         ephemeral_owner: i64,
         zxid: i64,
@@ -328,15 +339,15 @@ impl DataTree {
     pub fn set_data(
         &mut self,
         path: &str,
-        data: Vec<u8>,
+        data: Option<Vec<u8>>,
         version: i32,
         zxid: i64,
         time: i64,
     ) -> Stat {
         let node = self.node_mut(path);
         let old_stat = node.stat;
-        let old_len = node.data.len();
-        let new_len = data.len();
+        let old_len = data_len(&node.data);
+        let new_len = data_len(&data);
         let old_data = std::mem::replace(&mut node.data, data);
         node.stat.version = version;
         node.stat.mzxid = zxid;
@@ -393,8 +404,8 @@ impl DataTree {
                 Undo::Stat(path, stat) => self.node_mut(&path).stat = stat,
                 Undo::Data(path, data, stat) => {
                     let node = self.node_mut(&path);
-                    let new_len = node.data.len();
-                    let old_len = data.len();
+                    let new_len = data_len(&node.data);
+                    let old_len = data_len(&data);
                     node.data = data;
                     node.stat = stat;
                     self.data_size = self.data_size - new_len as u64 + old_len as u64;
@@ -436,7 +447,7 @@ impl FrozenNodes {
     pub(crate) fn snapshot_nodes(&self) -> impl Iterator<Item = SnapshotNodeRef<'_>> {
         self.0.iter().map(|(p, n)| SnapshotNodeRef {
             path: p,
-            data: &n.data,
+            data: n.data(),
             acl: &n.acl,
             stat: n.stat,
         })
@@ -457,7 +468,35 @@ impl serde::Serialize for FrozenNodes {
     }
 }
 
+impl FrozenNodes {
+    /// The paths of the nodes whose data is null (a snapshot stores them
+    /// apart, see `database.rs`), in path order.
+    pub(crate) fn null_data_paths(&self) -> Vec<&str> {
+        self.0
+            .iter()
+            .filter(|(_, n)| n.data.is_none())
+            .map(|(p, _)| p.as_str())
+            .collect()
+    }
+}
+
 impl DataTree {
+    /// Marks the data of these nodes null (after restoring a snapshot whose
+    /// node list carries them as empty).
+    pub(crate) fn set_null_data(&mut self, paths: &[String]) -> Result<(), String> {
+        for path in paths {
+            let node = self
+                .nodes
+                .get_mut(path)
+                .ok_or_else(|| format!("null data for a missing node: {path}"))?;
+            if node.data.as_ref().is_some_and(|d| !d.is_empty()) {
+                return Err(format!("null data for a node with data: {path}"));
+            }
+            node.data = None;
+        }
+        Ok(())
+    }
+
     /// Rebuilds a tree from snapshot nodes (any order with parents first:
     /// path order is).
     pub(crate) fn from_snapshot_nodes(nodes: Vec<SnapshotNode>) -> Result<DataTree, String> {
@@ -487,7 +526,7 @@ impl DataTree {
                 .entry(n.acl.clone())
                 .or_insert_with(|| Arc::new(n.acl))
                 .clone();
-            tree.insert(n.path, n.data, acl, n.stat);
+            tree.insert(n.path, Some(n.data), acl, n.stat);
         }
         if !tree.nodes.contains_key("/") {
             return Err("snapshot has no root".to_owned());
@@ -502,8 +541,8 @@ fn node_digest(path: &str, node: &Node) -> u64 {
     let mut h = Fnv::new();
     h.write(&(path.len() as u64).to_be_bytes());
     h.write(path.as_bytes());
-    h.write(&(node.data.len() as u64).to_be_bytes());
-    h.write(&node.data);
+    h.write(&(node.data().len() as u64).to_be_bytes());
+    h.write(node.data());
     h.write(&(node.acl.len() as u64).to_be_bytes());
     for a in node.acl.iter() {
         h.write(&a.perms.to_be_bytes());

@@ -19,7 +19,10 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 /// The first byte of every snapshot: bumped whenever the layout changes.
-pub const SNAPSHOT_FORMAT_VERSION: u8 = 1;
+/// Version 2 is version 1 followed by the paths whose data is null (a
+/// `Vec<String>`, path order); version 1 snapshots are still read (no null
+/// data).
+pub const SNAPSHOT_FORMAT_VERSION: u8 = 2;
 
 /// The server id ZooKeeper would mix into session ids (its
 /// `initializeNextSessionId(id)`); fixed because Corral's ids come from the
@@ -124,10 +127,12 @@ impl FrozenDatabase {
             sessions: &self.sessions,
             nodes: &self.nodes,
         };
-        bincode::serialize_into(&mut out, &snapshot).map_err(|e| match *e {
+        let io_error = |e: bincode::Error| match *e {
             bincode::ErrorKind::Io(e) => e,
             e => io::Error::other(e.to_string()),
-        })?;
+        };
+        bincode::serialize_into(&mut out, &snapshot).map_err(io_error)?;
+        bincode::serialize_into(&mut out, &self.nodes.null_data_paths()).map_err(io_error)?;
         out.flush()
     }
 }
@@ -309,8 +314,10 @@ impl Database {
         for (i, op) in ops.iter().enumerate() {
             let result = match op {
                 TxnOp::Create { .. }
+                | TxnOp::CreateWithNullData { .. }
                 | TxnOp::Delete { .. }
                 | TxnOp::SetData { .. }
+                | TxnOp::SetNullData { .. }
                 | TxnOp::SetAcl { .. }
                 | TxnOp::Check { .. } => self.node_op(caller, op, &mut pending),
                 _ => Err(ErrorCode::BadArguments),
@@ -344,13 +351,22 @@ impl Database {
                 acl,
                 mode,
                 ttl_ms,
-            } => self.create(caller, path, data, acl, *mode, *ttl_ms, triggers),
+            } => self.create(caller, path, Some(data), acl, *mode, *ttl_ms, triggers),
+            TxnOp::CreateWithNullData {
+                path,
+                acl,
+                mode,
+                ttl_ms,
+            } => self.create(caller, path, None, acl, *mode, *ttl_ms, triggers),
             TxnOp::Delete { path, version } => self.delete_op(caller, path, *version, triggers),
             TxnOp::SetData {
                 path,
                 data,
                 version,
-            } => self.set_data(caller, path, data, *version, triggers),
+            } => self.set_data(caller, path, Some(data), *version, triggers),
+            TxnOp::SetNullData { path, version } => {
+                self.set_data(caller, path, None, *version, triggers)
+            }
             TxnOp::SetAcl { path, acl, version } => self.set_acl(caller, path, acl, *version),
             TxnOp::Check { path, version } => self.check(caller, path, *version),
             _ => Err(ErrorCode::BadArguments),
@@ -365,7 +381,7 @@ impl Database {
         &mut self,
         caller: &Caller<'_>,
         path: &str,
-        data: &[u8],
+        data: Option<&[u8]>,
         acl: &[Acl],
         mode: CreateMode,
         ttl_ms: i64,
@@ -401,7 +417,7 @@ impl Database {
         }
         let stat = self.tree.create_node(
             &path,
-            data.to_vec(),
+            data.map(<[u8]>::to_vec),
             acl,
             owner,
             caller.zxid,
@@ -444,7 +460,7 @@ impl Database {
         &mut self,
         caller: &Caller<'_>,
         path: &str,
-        data: &[u8],
+        data: Option<&[u8]>,
         version: i32,
         triggers: &mut Vec<WatchTrigger>,
     ) -> Result<OpResult, ErrorCode> {
@@ -452,9 +468,13 @@ impl Database {
         let node = self.tree.get(path).ok_or(ErrorCode::NoNode)?;
         acl::check_acl(node.acl(), Perms::WRITE, caller.auth, caller.is_super)?;
         let version = check_and_inc_version(node.stat_persisted().version, version)?;
-        let stat = self
-            .tree
-            .set_data(path, data.to_vec(), version, caller.zxid, caller.time_ms);
+        let stat = self.tree.set_data(
+            path,
+            data.map(<[u8]>::to_vec),
+            version,
+            caller.zxid,
+            caller.time_ms,
+        );
         triggers.push(trigger(path, EventType::NodeDataChanged, caller.zxid));
         Ok(OpResult::DataSet { stat })
     }
@@ -651,12 +671,22 @@ impl Database {
     /// A database from [`to_snapshot`](Self::to_snapshot) bytes.
     pub fn from_snapshot(bytes: &[u8]) -> Result<Database, String> {
         let (&version, body) = bytes.split_first().ok_or("empty snapshot")?;
-        if version != SNAPSHOT_FORMAT_VERSION {
+        if version != 1 && version != SNAPSHOT_FORMAT_VERSION {
             return Err(format!("unsupported snapshot format version {version}"));
         }
-        let s: SnapshotV1 =
-            bincode::deserialize(body).map_err(|e| format!("corrupt snapshot: {e}"))?;
-        let tree = DataTree::from_snapshot_nodes(s.nodes)?;
+        let corrupt = |e: bincode::Error| format!("corrupt snapshot: {e}");
+        let mut body = io::Cursor::new(body);
+        let s: SnapshotV1 = bincode::deserialize_from(&mut body).map_err(corrupt)?;
+        let null_data: Vec<String> = if version >= 2 {
+            bincode::deserialize_from(&mut body).map_err(corrupt)?
+        } else {
+            Vec::new()
+        };
+        if body.position() != body.get_ref().len() as u64 {
+            return Err("corrupt snapshot: trailing bytes".to_owned());
+        }
+        let mut tree = DataTree::from_snapshot_nodes(s.nodes)?;
+        tree.set_null_data(&null_data)?;
         Ok(Database {
             tree,
             sessions: s.sessions.into_iter().collect(),

@@ -1293,6 +1293,13 @@ fn busy_database() -> Harness {
     h.ok_as(&digest_user("u:p"), create_acl("/priv", Acl::creator_all()));
     h.ok(set_data_op("/app", b"v2", 0));
     h.ok(set_acl_op("/app", Acl::read_unsafe(), 0));
+    h.ok(TxnOp::CreateWithNullData {
+        path: "/null".into(),
+        acl: Acl::open_unsafe(),
+        mode: CreateMode::Persistent,
+        ttl_ms: 0,
+    });
+    h.ok(create_op("/empty", b"", CreateMode::Persistent));
     let (r, _, _) = h.run(delete_op("/missing", -1));
     assert_eq!(r, Err(ErrorCode::NoNode), "an error txn: zxid only");
     h
@@ -1322,8 +1329,8 @@ fn snapshot_round_trip_preserves_everything() {
     for (path, node) in h.db.tree().iter() {
         let other = restored.node(path).unwrap();
         assert_eq!(
-            (other.stat(), other.data(), other.acl()),
-            (node.stat(), node.data(), node.acl())
+            (other.stat(), other.data_or_null(), other.acl()),
+            (node.stat(), node.data_or_null(), node.acl())
         );
     }
     // Both continue identically.
@@ -1545,4 +1552,76 @@ fn failed_multi_under_a_wide_parent_is_cheap_and_exact() {
     assert_eq!(db.tree().digest(), digest);
     assert_eq!(db.node("/").unwrap().stat(), root);
     assert_eq!(db.all_children_number("/"), Some(20_003));
+}
+
+fn create_null_op(path: &str) -> TxnOp {
+    TxnOp::CreateWithNullData {
+        path: path.into(),
+        acl: Acl::open_unsafe(),
+        mode: CreateMode::Persistent,
+        ttl_ms: 0,
+    }
+}
+
+#[test]
+fn null_data_is_kept_apart_from_empty_data() {
+    let mut h = Harness::new();
+    h.ok(create_null_op("/n"));
+    h.ok(create_op("/e", b"", CreateMode::Persistent));
+    let node = h.db.node("/n").unwrap();
+    assert_eq!(node.data_or_null(), None);
+    assert_eq!(node.stat().data_length, 0);
+    assert_eq!(h.db.node("/e").unwrap().data_or_null(), Some(&b""[..]));
+    // setData with null data, then with data, then null again.
+    h.ok(set_data_op("/e", b"x", -1));
+    h.ok(TxnOp::SetNullData {
+        path: "/e".into(),
+        version: -1,
+    });
+    let node = h.db.node("/e").unwrap();
+    assert_eq!((node.data_or_null(), node.stat().version), (None, 2));
+    h.ok(set_data_op("/n", b"", -1));
+    assert_eq!(h.db.node("/n").unwrap().data_or_null(), Some(&b""[..]));
+}
+
+#[test]
+fn a_failed_multi_restores_null_data() {
+    let mut h = Harness::new();
+    h.ok(create_null_op("/n"));
+    let ops = vec![
+        set_data_op("/n", b"x", -1),
+        TxnOp::SetNullData {
+            path: "/missing".into(),
+            version: -1,
+        },
+    ];
+    assert!(matches!(
+        h.run(TxnOp::Multi(ops)).0,
+        Ok(OpResult::MultiFailed(_)) | Err(_)
+    ));
+    assert_eq!(h.db.node("/n").unwrap().data_or_null(), None);
+}
+
+#[test]
+fn snapshots_keep_null_data_and_version_1_still_reads() {
+    let mut h = Harness::new();
+    h.ok(create_null_op("/n"));
+    h.ok(create_op("/e", b"", CreateMode::Persistent));
+    let bytes = h.db.to_snapshot();
+    let restored = Database::from_snapshot(&bytes).expect("restore");
+    assert_eq!(restored.node("/n").unwrap().data_or_null(), None);
+    assert_eq!(restored.node("/e").unwrap().data_or_null(), Some(&b""[..]));
+    // A version 1 snapshot: the same body without the null-data list.
+    let mut plain = Harness::new();
+    plain.ok(create_op("/e", b"", CreateMode::Persistent));
+    let mut v1 = plain.db.to_snapshot();
+    let empty_list = bincode::serialize(&Vec::<String>::new()).unwrap();
+    v1.truncate(v1.len() - empty_list.len());
+    v1[0] = 1;
+    let restored = Database::from_snapshot(&v1).expect("version 1 reads");
+    assert_eq!(restored.node("/e").unwrap().data_or_null(), Some(&b""[..]));
+    // Trailing garbage is refused.
+    let mut long = bytes.clone();
+    long.push(0);
+    assert!(Database::from_snapshot(&long).is_err());
 }

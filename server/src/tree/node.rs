@@ -52,7 +52,8 @@ impl StatPersisted {
 /// A znode: data, ACL, stored stat and child names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Node {
-    pub(crate) data: Vec<u8>,
+    /// None: null data (ZooKeeper tells it apart from empty data).
+    pub(crate) data: Option<Vec<u8>>,
     /// Shared between nodes with equal ACLs (children usually inherit their
     /// parent's), which keeps big trees small without a refcounted table.
     pub(crate) acl: Arc<Vec<Acl>>,
@@ -63,9 +64,14 @@ pub struct Node {
 }
 
 impl Node {
-    /// The data.
+    /// The data (empty when null).
     pub fn data(&self) -> &[u8] {
-        &self.data
+        self.data.as_deref().unwrap_or_default()
+    }
+
+    /// The data, None when it is null.
+    pub fn data_or_null(&self) -> Option<&[u8]> {
+        self.data.as_deref()
     }
 
     /// The ACL.
@@ -90,7 +96,7 @@ impl Node {
                 .wrapping_sub(num_children),
             aversion: self.stat.aversion,
             ephemeral_owner: EphemeralType::client_owner(self.stat.ephemeral_owner),
-            data_length: self.data.len() as i32,
+            data_length: self.data().len() as i32,
             num_children,
             pzxid: self.stat.pzxid,
         }

@@ -83,7 +83,7 @@ fn connect_response_of_36_and_37_bytes() {
 fn create_request_with_open_acl() {
     let request = Request::Create(CreateRequest {
         path: "/a".to_owned(),
-        data: b"x".to_vec(),
+        data: Some(b"x".to_vec()),
         acl: Acl::open_unsafe(),
         flags: CreateMode::Persistent.flag(),
     });
@@ -111,6 +111,8 @@ fn multi_create_delete_check() -> Request {
     Request::Multi(vec![
         MultiOp::Create(CreateRequest {
             path: "/a".to_owned(),
+            // Length 0: empty, not null.
+            data: Some(Vec::new()),
             ..CreateRequest::default()
         }),
         MultiOp::Delete(DeleteRequest {
@@ -368,7 +370,7 @@ fn hostile_lengths_fail_without_allocating() {
         Request::decode(7, &body),
         Err(DecodeError::InvalidLength(-2))
     );
-    // Null path, data and ACL read as empty.
+    // Null path and ACL read as empty; null data stays null.
     let body = hex("ffffffff ffffffff ffffffff 00000000");
     assert_eq!(
         Request::decode(1, &body),

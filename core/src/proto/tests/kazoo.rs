@@ -50,7 +50,7 @@ fn kazoo_frames() {
         1,
         Request::Create(CreateRequest {
             path: path("/kazoo"),
-            data: b"hi".to_vec(),
+            data: Some(b"hi".to_vec()),
             acl: open(),
             flags: 3,
         }),
@@ -62,7 +62,7 @@ fn kazoo_frames() {
         2,
         Request::Create(CreateRequest {
             path: path("/e"),
-            data: vec![],
+            data: Some(vec![]),
             acl: vec![Acl {
                 perms: Perms::READ,
                 id: Id::new("digest", "u:h"),
@@ -77,7 +77,8 @@ fn kazoo_frames() {
         3,
         Request::Create2(CreateRequest {
             path: path("/n"),
-            data: vec![],
+            // kazoo sent length -1: null data.
+            data: None,
             acl: open(),
             flags: 1,
         }),
@@ -95,7 +96,7 @@ fn kazoo_frames() {
         Request::Multi(vec![
             MultiOp::Create(CreateRequest {
                 path: path("/t"),
-                data: b"v".to_vec(),
+                data: Some(b"v".to_vec()),
                 acl: open(),
                 flags: 0,
             }),
@@ -109,7 +110,7 @@ fn kazoo_frames() {
             }),
             MultiOp::SetData(SetDataRequest {
                 path: path("/t"),
-                data: b"w".to_vec(),
+                data: Some(b"w".to_vec()),
                 version: 2,
             }),
         ]),

@@ -58,7 +58,7 @@ fn acls() -> impl Strategy<Value = Vec<Acl>> {
 fn create() -> impl Strategy<Value = CreateRequest> {
     (string(), buffer(), acls(), any::<i32>()).prop_map(|(path, data, acl, flags)| CreateRequest {
         path,
-        data,
+        data: Some(data),
         acl,
         flags,
     })
@@ -68,7 +68,7 @@ fn create_ttl() -> impl Strategy<Value = CreateTtlRequest> {
     (string(), buffer(), acls(), any::<i32>(), any::<i64>()).prop_map(
         |(path, data, acl, flags, ttl)| CreateTtlRequest {
             path,
-            data,
+            data: Some(data),
             acl,
             flags,
             ttl,
@@ -83,7 +83,7 @@ fn delete() -> impl Strategy<Value = DeleteRequest> {
 fn set_data() -> impl Strategy<Value = SetDataRequest> {
     (string(), buffer(), any::<i32>()).prop_map(|(path, data, version)| SetDataRequest {
         path,
-        data,
+        data: Some(data),
         version,
     })
 }
@@ -226,7 +226,10 @@ fn response() -> impl Strategy<Value = (OpCode, Response)> {
         (buffer(), stat()).prop_map(|(data, stat)| {
             (
                 OpCode::GetData,
-                Response::GetData(GetDataResponse { data, stat }),
+                Response::GetData(GetDataResponse {
+                    data: Some(data),
+                    stat,
+                }),
             )
         }),
         stat().prop_map(|stat| (OpCode::SetData, Response::SetData(SetDataResponse { stat }))),

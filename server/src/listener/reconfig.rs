@@ -125,7 +125,7 @@ pub async fn reconfig(
         return Err(ErrorCode::ReconfigDisabled);
     }
     {
-        let db = server.db.read().expect("db lock");
+        let db = server.db();
         let node = db.node(CONFIG_PATH).ok_or(ErrorCode::NoNode)?;
         acl::check_acl(node.acl(), Perms::WRITE, auth, is_super)?;
     }
@@ -145,7 +145,7 @@ pub async fn reconfig(
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let db = server.db.read().expect("db lock");
+    let db = server.db();
     let node = db.node(CONFIG_PATH).ok_or(ErrorCode::NoNode)?;
     let (data, stat) = client_view(server, node);
     Ok(Response::GetData(GetDataResponse { data, stat }))
@@ -153,15 +153,15 @@ pub async fn reconfig(
 
 /// `/zookeeper/config` as a client reads it: the node's stat with the
 /// rendered membership as data in an ensemble, the stored data otherwise.
-pub fn client_view(server: &Server, node: &Node) -> (Vec<u8>, Stat) {
+pub fn client_view(server: &Server, node: &Node) -> (Option<Vec<u8>>, Stat) {
     let mut stat = node.stat();
     match server.consensus().filter(|_| server.config.is_ensemble()) {
         Some(c) => {
             let data = render(&c.status()).into_bytes();
             stat.data_length = i32::try_from(data.len()).unwrap_or(i32::MAX);
-            (data, stat)
+            (Some(data), stat)
         }
-        None => (node.data().to_vec(), stat),
+        None => (node.data_or_null().map(<[u8]>::to_vec), stat),
     }
 }
 
