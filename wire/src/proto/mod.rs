@@ -12,7 +12,7 @@
 //!
 //! ```
 //! use bytes::BytesMut;
-//! use corral::proto::*;
+//! use corral_wire::proto::*;
 //!
 //! // What a client sends...
 //! let request = Request::GetData(GetDataRequest { path: "/a".into(), watch: true });
