@@ -14,10 +14,10 @@
 //! If a test fails, it prints the new bytes; do not paste them in unless the
 //! format change is intended and versioned.
 
-use corral::proto::{Acl, CreateMode, ErrorCode, Id, Perms};
 use corral_server::tree::database::SNAPSHOT_FORMAT_VERSION;
 use corral_server::tree::Database;
 use corral_server::txn::{OpResult, Origin, Txn, TxnBatch, TxnOp};
+use corral_wire::proto::{Acl, CreateMode, ErrorCode, Id, Perms};
 
 openraft::declare_raft_types!(
     /// The server's type configuration as far as the entry payload's
