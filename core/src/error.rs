@@ -318,14 +318,14 @@ impl Error {
     /// reply did not come in time) after the request was sent and before
     /// its reply. Never true for an error the server replied with.
     pub fn outcome_unknown(&self) -> bool {
-        match self {
+        matches!(
+            self,
             Error::ConnectionLoss
-            | Error::Timeout
-            | Error::OperationTimeout
-            | Error::ClientClosed
-            | Error::Protocol(_) => true,
-            _ => false,
-        }
+                | Error::Timeout
+                | Error::OperationTimeout
+                | Error::ClientClosed
+                | Error::Protocol(_)
+        )
     }
 
     /// The Python exception class name: kazoo's for ZooKeeper codes
