@@ -47,6 +47,7 @@ pub struct Connector {
     request_timeout: Duration,
     auth: Vec<(String, Vec<u8>)>,
     session: Option<SessionInfo>,
+    last_zxid_seen: i64,
     read_only: bool,
     shuffle: bool,
     backoff_max: Duration,
@@ -65,6 +66,7 @@ impl Connector {
             request_timeout: REQUEST_TIMEOUT_DEFAULT,
             auth: Vec::new(),
             session: None,
+            last_zxid_seen: 0,
             read_only: false,
             shuffle: true,
             backoff_max: BACKOFF_MAX_DEFAULT,
@@ -125,6 +127,17 @@ impl Connector {
         self
     }
 
+    /// The highest zxid the session's previous holder saw (its
+    /// [`Client::last_zxid`]), sent in every connect request as
+    /// ZooKeeper's `lastZxidSeen`. A server that has not yet applied that
+    /// zxid refuses the connection (the client then tries the next host),
+    /// so a process that takes a session over never reads state older than
+    /// what the process that handed it over had seen. Default 0.
+    pub fn last_zxid_seen(mut self, zxid: i64) -> Connector {
+        self.last_zxid_seen = zxid;
+        self
+    }
+
     /// Whether a read-only server (one cut off from its quorum) may serve
     /// this client's reads (state `ConnectedReadOnly`; writes fail with
     /// `NotReadOnly`). Unlike the Java client, this client does not look
@@ -173,6 +186,7 @@ impl Connector {
             timeout: self.session_timeout,
         });
         let shared = Arc::new(Shared::new(chroot, self.request_timeout, initial, drops_tx));
+        shared.see_zxid(self.last_zxid_seen);
         let task = SessionTask::new(
             shared.clone(),
             commands_rx,
