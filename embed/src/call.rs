@@ -206,13 +206,40 @@ impl<T: Send + 'static> Call<T> {
     /// already completed). Cancelling a write does not undo it if the
     /// server already received it.
     pub fn cancel(&self) {
-        if self.pid != runtime::current_pid() {
-            return;
+        cancel(&self.slot, self.task.as_ref(), self.pid);
+    }
+
+    /// A handle that cancels this call from anywhere, also after the call
+    /// was handed to [`on_complete`](Call::on_complete) (a Node
+    /// `AbortSignal`, an asyncio task cancellation).
+    pub fn canceller(&self) -> Canceller {
+        let (slot, task, pid) = (Arc::clone(&self.slot), self.task.clone(), self.pid);
+        Canceller {
+            cancel: Arc::new(move || cancel(&slot, task.as_ref(), pid)),
         }
-        if let Some(task) = &self.task {
-            task.abort();
-        }
-        self.slot.complete(Err(Error::Cancelled));
+    }
+}
+
+fn cancel<T: Send + 'static>(slot: &Slot<T>, task: Option<&AbortHandle>, pid: u32) {
+    if pid != runtime::current_pid() {
+        return;
+    }
+    if let Some(task) = task {
+        task.abort();
+    }
+    slot.complete(Err(Error::Cancelled));
+}
+
+/// Cancels one [`Call`] (see [`Call::canceller`]); cheap to clone.
+#[derive(Clone)]
+pub struct Canceller {
+    cancel: Arc<dyn Fn() + Send + Sync + 'static>,
+}
+
+impl Canceller {
+    /// Cancels the call, as [`Call::cancel`].
+    pub fn cancel(&self) {
+        (self.cancel)()
     }
 }
 

@@ -36,7 +36,7 @@ mod events;
 pub mod runtime;
 mod token;
 
-pub use call::Call;
+pub use call::{Call, Canceller};
 pub use client::{Delivery, EmbeddedClient, Options};
 pub use error::{Error, Result};
 pub use events::{Event, EventQueue, WatchId, EVENT_QUEUE_CAPACITY_DEFAULT};
