@@ -141,8 +141,10 @@ impl EmbeddedClient {
                 let state = states.changed().await;
                 queue.push(Event::Session(state));
                 if state.is_terminal() {
-                    // Watch ends are pushed by their own forwarders; the
-                    // consumer learns the client is over from this state.
+                    // The client is over (closed, expired, auth failed):
+                    // this state is the queue's last event. Watch ends
+                    // that come later are dropped; this says it all.
+                    queue.close();
                     break;
                 }
             }
@@ -297,15 +299,9 @@ impl EmbeddedClient {
     }
 
     /// Closes the session (deleting its ephemerals); the event queue ends
-    /// once the closed state has been delivered.
+    /// with the `Closed` state.
     pub fn close(&self) -> Call<()> {
-        let queue = self.events.clone();
-        self.call(|c| async move {
-            let result = c.close().await;
-            queue.push(Event::Session(SessionState::Closed));
-            queue.close();
-            result
-        })
+        self.call(|c| async move { c.close().await })
     }
 
     fn watch_parts(&self) -> (EventQueue, Arc<Mutex<Forwarders>>, Arc<AtomicU64>) {
