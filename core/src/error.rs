@@ -7,7 +7,8 @@
 //! Client-side errors keep their own identity in every language
 //! ([`Error::python_exception`], [`Error::node_code`]) rather than
 //! collapsing into the ZooKeeper code they report: an invalid path is
-//! `InvalidPathError` / `'INVALIDPATH'`, not `BadArgumentsError`.
+//! `InvalidPathError` / `'INVALIDPATH'`, not `BadArgumentsError`;
+//! likewise `LockHeld` and `Protocol`.
 
 use crate::proto::{ErrorCode, GrpcStatus, Retry};
 
@@ -178,6 +179,14 @@ pub enum Error {
     /// `MARSHALLINGERROR`); the connection is dropped and re-established.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// A lock object was asked to acquire while it still holds a lease it
+    /// granted (locks are not reentrant; waiting would deadlock on its own
+    /// node). Release the lease first. Code `BADARGUMENTS`.
+    #[error("lock already held by this object: {path}")]
+    LockHeld {
+        /// The lock's path.
+        path: String,
+    },
     /// A multi failed at op `index` (0-based) and was rolled back; `source`
     /// is that op's error. [`Error::code`] gives the failing op's code.
     #[error("multi failed at op {index}: {source}")]
@@ -236,7 +245,7 @@ impl Error {
             Error::SessionClosedRequireSaslAuth => ErrorCode::SessionClosedRequireSaslAuth,
             Error::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
             Error::ThrottledOp => ErrorCode::ThrottledOp,
-            Error::InvalidPath { .. } => ErrorCode::BadArguments,
+            Error::InvalidPath { .. } | Error::LockHeld { .. } => ErrorCode::BadArguments,
             Error::Protocol(_) => ErrorCode::MarshallingError,
             Error::MultiFailed { source, .. } => source.code(),
         }
@@ -306,7 +315,7 @@ impl Error {
     /// versions), or a retry may apply it twice; reads may simply retry.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::InvalidPath { .. } | Error::ClientClosed => false,
+            Error::InvalidPath { .. } | Error::LockHeld { .. } | Error::ClientClosed => false,
             Error::Protocol(_) => true,
             Error::MultiFailed { source, .. } => source.is_retryable(),
             other => other.code().info().retry != Retry::Never,
@@ -335,6 +344,7 @@ impl Error {
     pub fn python_exception(&self) -> &'static str {
         match self {
             Error::InvalidPath { .. } => "InvalidPathError",
+            Error::LockHeld { .. } => "LockHeldError",
             Error::Protocol(_) => "ProtocolError",
             Error::MultiFailed { source, .. } => source.python_exception(),
             other => other.code().info().python_exception,
@@ -347,6 +357,7 @@ impl Error {
     pub fn node_code(&self) -> &'static str {
         match self {
             Error::InvalidPath { .. } => "INVALIDPATH",
+            Error::LockHeld { .. } => "LOCKHELD",
             Error::Protocol(_) => "PROTOCOL",
             Error::MultiFailed { source, .. } => source.node_code(),
             other => other.code().info().node_code,
@@ -359,6 +370,7 @@ impl Error {
     pub fn grpc_status(&self, is_write: bool) -> GrpcStatus {
         match self {
             Error::InvalidPath { .. } => GrpcStatus::InvalidArgument,
+            Error::LockHeld { .. } => GrpcStatus::FailedPrecondition,
             Error::Protocol(_) if is_write => GrpcStatus::Unknown,
             Error::Protocol(_) => GrpcStatus::Unavailable,
             Error::MultiFailed { source, .. } => source.grpc_status(is_write),
@@ -386,7 +398,8 @@ impl Error {
             | Error::EphemeralOnLocalSession { path }
             | Error::NoWatcher { path }
             | Error::QuotaExceeded { path }
-            | Error::InvalidPath { path, .. } => Some(path),
+            | Error::InvalidPath { path, .. }
+            | Error::LockHeld { path } => Some(path),
             Error::MultiFailed { source, .. } => source.path(),
             _ => None,
         }
@@ -457,6 +470,7 @@ mod tests {
             Error::Protocol("x".into()),
             Error::ClientClosed,
             Error::Timeout,
+            Error::LockHeld { path: "/l".into() },
         ]
     }
 

@@ -163,7 +163,7 @@ impl Member {
 
     /// Leaves the group (deletes the node).
     pub async fn leave(self) -> Result<()> {
-        self.lease.release().await
+        self.lease.release().await.map(|_| ())
     }
 }
 

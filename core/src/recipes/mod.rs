@@ -69,7 +69,7 @@ pub use double_barrier::{DoubleBarrier, READY_NODE};
 
 pub use election::{Election, LeaderObserver, Participant};
 pub use leader_latch::{LatchState, LeaderLatch, LATCH_NAME};
-pub use lease::{Lease, LostReason};
+pub use lease::{Lease, LostReason, Released};
 pub use membership::{Member, Members, Membership, MembershipWatcher};
 pub use mutex::{Mutex, LOCK_NAME};
 pub use partitioner::{Partitioner, CLAIMS_NODE, MEMBERS_NODE};
