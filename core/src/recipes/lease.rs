@@ -158,9 +158,18 @@ impl Lease {
     /// error: [`Released::AlreadyLost`] says so. Errors are left for what
     /// leaves the node in place (e.g. `NoAuth`, or connection losses past
     /// the retries while the session lives).
+    ///
+    /// Cancel-safe: if this future is dropped before the delete is known
+    /// done, the lease's drop deletes the node (from a task), as for an
+    /// unreleased lease.
     pub async fn release(mut self) -> Result<Released> {
-        self.released = true;
         self.clear_held();
+        let outcome = self.delete().await;
+        self.released = true;
+        outcome
+    }
+
+    async fn delete(&self) -> Result<Released> {
         let state = self.client.state();
         if state.is_terminal() {
             return Ok(Released::AlreadyLost(LostReason::SessionEnded(state)));
