@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use corral::client::{Client, Connector, CreateOptions, SessionState};
 use corral::proto::{AddWatchMode, Stat};
+use corral::recipes::Lease;
 use tokio::task::AbortHandle;
 
 use crate::call::Call;
@@ -139,14 +140,14 @@ impl EmbeddedClient {
             queue.push(Event::Session(states.current()));
             loop {
                 let state = states.changed().await;
-                queue.push(Event::Session(state));
                 if state.is_terminal() {
                     // The client is over (closed, expired, auth failed):
                     // this state is the queue's last event. Watch ends
                     // that come later are dropped; this says it all.
-                    queue.close();
+                    queue.push_last(Event::Session(state));
                     break;
                 }
+                queue.push(Event::Session(state));
             }
         });
         forwarders.lock().unwrap_or_else(|p| p.into_inner()).session = Some(session.abort_handle());
@@ -274,6 +275,26 @@ impl EmbeddedClient {
             lock(&forwarders).watches.insert(id, forward.abort_handle());
             Ok(id)
         })
+    }
+
+    /// Reports the loss of `lease` as an [`Event::LeaseLost`] with the
+    /// returned id (once; [`remove_watch`](Self::remove_watch) stops it).
+    pub fn watch_lease(&self, lease: &Lease) -> Result<WatchId> {
+        self.client()?;
+        let id = self.next_watch.fetch_add(1, Ordering::Relaxed);
+        let (queue, path, loss) = (self.events.clone(), lease.path().to_owned(), lease.loss());
+        let forward = runtime::handle().spawn(async move {
+            let reason = loss.await;
+            queue.push(Event::LeaseLost {
+                watch: id,
+                path,
+                reason,
+            });
+        });
+        lock(&self.forwarders)
+            .watches
+            .insert(id, forward.abort_handle());
+        Ok(id)
     }
 
     /// Stops delivering a watch's events (dropping core's watcher, which

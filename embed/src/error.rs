@@ -119,3 +119,38 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layers_own_errors_have_their_own_names() {
+        let own = [
+            Error::WaitTimeout,
+            Error::Interrupted,
+            Error::Cancelled,
+            Error::Consumed,
+            Error::Forked,
+            Error::OnRuntimeThread,
+        ];
+        let mut node = std::collections::HashSet::new();
+        for err in &own {
+            assert!(node.insert(err.node_code()), "{err:?}");
+            assert!(
+                corral::proto::ErrorCode::from_name(err.node_code()).is_none(),
+                "{err:?}"
+            );
+            assert!(!err.python_exception().is_empty());
+        }
+        assert_eq!(Error::Forked.code(), ErrorCode::Closing);
+        let wrapped = Error::from(corral::Error::NoNode { path: "/a".into() });
+        assert_eq!(
+            (wrapped.python_exception(), wrapped.node_code()),
+            ("NoNodeError", "NONODE")
+        );
+        assert_eq!(wrapped.grpc_status(false), GrpcStatus::NotFound);
+        assert!(Error::Cancelled.outcome_unknown() && !Error::Cancelled.is_retryable());
+        assert_eq!(Error::WaitTimeout.grpc_status(true), GrpcStatus::Unknown);
+    }
+}

@@ -14,6 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use corral::client::{SessionState, WatchedEvent};
+use corral::recipes::LostReason;
 
 use crate::error::{Error, Result};
 use crate::runtime;
@@ -36,6 +37,17 @@ pub enum Event {
         watch: WatchId,
         /// What happened.
         event: WatchedEvent,
+    },
+    /// A lease (lock, semaphore, leadership) watched with
+    /// [`EmbeddedClient::watch_lease`](crate::EmbeddedClient::watch_lease)
+    /// was lost: its node was deleted or its session ended.
+    LeaseLost {
+        /// The id `watch_lease` returned.
+        watch: WatchId,
+        /// The lease's node.
+        path: String,
+        /// Why.
+        reason: LostReason,
     },
     /// Events were dropped because the queue was full: re-read whatever
     /// state the lost events were about, then carry on.
@@ -105,6 +117,30 @@ impl EventQueue {
         drop(inner);
         self.queue.ready.notify_one();
         true
+    }
+
+    /// Adds the queue's last event and closes it, atomically: nothing
+    /// pushed afterwards is delivered. Room is made for it if the queue
+    /// is full (the resync then comes before it).
+    pub fn push_last(&self, event: Event) {
+        let mut inner = self.lock();
+        if inner.closed {
+            return;
+        }
+        if inner.items.len() >= self.queue.capacity {
+            inner.items.pop_back();
+            inner.overflowed = true;
+        }
+        if inner.overflowed {
+            // The resync must come before the last event: deliver the
+            // queued events, the resync, then this.
+            inner.overflowed = false;
+            inner.items.push_back(Event::Resync);
+        }
+        inner.items.push_back(event);
+        inner.closed = true;
+        drop(inner);
+        self.queue.ready.notify_all();
     }
 
     /// Ends the queue: the consumer gets what is queued (and a pending
@@ -189,4 +225,66 @@ pub(crate) fn spawn_delivery_thread(
             }
         })
         .expect("spawning the corral-events thread failed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(s: SessionState) -> Event {
+        Event::Session(s)
+    }
+
+    #[test]
+    fn overflow_drops_then_resyncs_once_then_delivers_again() {
+        let queue = EventQueue::new(2);
+        assert!(queue.push(state(SessionState::Connecting)));
+        assert!(queue.push(state(SessionState::Connected)));
+        assert!(!queue.push(state(SessionState::Disconnected)), "full");
+        // Once overflowed, later events are dropped too (the resync covers them).
+        let _ = queue.queue.inner.lock().unwrap().items.pop_front();
+        assert!(!queue.push(state(SessionState::Connected)));
+        let now = Some(Duration::ZERO);
+        assert_eq!(
+            queue.next(now).unwrap(),
+            Some(state(SessionState::Connected))
+        );
+        assert_eq!(queue.next(now).unwrap(), Some(Event::Resync));
+        assert_eq!(queue.next(now).unwrap(), None);
+        assert!(queue.push(state(SessionState::Disconnected)));
+        assert_eq!(
+            queue.next(now).unwrap(),
+            Some(state(SessionState::Disconnected))
+        );
+    }
+
+    #[test]
+    fn the_last_event_closes_the_queue_after_a_resync() {
+        let queue = EventQueue::new(1);
+        assert!(queue.push(state(SessionState::Connected)));
+        assert!(!queue.push(state(SessionState::Disconnected)));
+        queue.push_last(state(SessionState::Closed));
+        assert!(!queue.push(state(SessionState::Connected)), "closed");
+        let now = Some(Duration::ZERO);
+        let mut got = Vec::new();
+        while let Ok(Some(event)) = queue.next(now) {
+            got.push(event);
+        }
+        assert_eq!(got.last(), Some(&state(SessionState::Closed)));
+        assert!(got.contains(&Event::Resync), "{got:?}");
+        assert!(got.len() <= 3, "bounded: {got:?}");
+        assert!(matches!(
+            queue.next(now),
+            Err(Error::Client(corral::Error::ClientClosed))
+        ));
+    }
+
+    #[test]
+    fn a_blocked_consumer_wakes_for_a_push_from_another_thread() {
+        let queue = EventQueue::new(8);
+        let producer = queue.clone();
+        let thread = std::thread::spawn(move || producer.push(Event::Resync));
+        assert_eq!(queue.next(None).unwrap(), Some(Event::Resync));
+        assert!(thread.join().unwrap());
+    }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use corral::client::{CreateOptions, SessionState, WatchedEvent};
 use corral::proto::{AddWatchMode, EventType};
+use corral::recipes::{LostReason, Mutex};
 use corral_embed::{runtime, Delivery, EmbeddedClient, Event, Options};
 use corral_tests::{shared_server, unique_name, ServerKind, WAIT};
 
@@ -273,4 +274,51 @@ fn one_shot_watches_and_removal() {
         events.next(Some(WAIT)).is_err(),
         "the queue ends after close"
     );
+}
+
+#[test]
+fn lease_loss_is_an_event_and_a_lease_dropped_here_releases() {
+    let client = EmbeddedClient::connect_blocking(options(64), Delivery::Queue).unwrap();
+    let other = EmbeddedClient::connect_blocking(options(64), Delivery::Queue).unwrap();
+    let events = client.events().unwrap().clone();
+    let root = root(&client, "embed-lease");
+    let lock_path = format!("{root}/lock");
+    let acquire = |client: &EmbeddedClient| {
+        let path = lock_path.clone();
+        client
+            .call(|c| async move { Mutex::new(&c, &path).acquire().await })
+            .wait(Some(WAIT))
+            .unwrap()
+    };
+    let lease = acquire(&client);
+    let watch = client.watch_lease(&lease).unwrap();
+    other.delete(lease.path(), None).wait(Some(WAIT)).unwrap();
+    let lost = loop {
+        match events.next(Some(WAIT)).unwrap().expect("the loss") {
+            Event::LeaseLost {
+                watch: id,
+                path,
+                reason,
+            } => break (id, path, reason),
+            Event::Session(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(
+        lost,
+        (watch, lease.path().to_owned(), LostReason::NodeDeleted)
+    );
+    drop(lease);
+
+    // A lease dropped on this plain thread (no runtime) releases: the
+    // other client gets the lock.
+    let lease = acquire(&client);
+    let node = lease.path().to_owned();
+    drop(lease);
+    let theirs = acquire(&other);
+    assert_ne!(theirs.path(), node);
+    assert_eq!(client.exists(&node).wait(Some(WAIT)).unwrap(), None);
+    drop(theirs);
+    client.close().wait(Some(WAIT)).unwrap();
+    other.close().wait(Some(WAIT)).unwrap();
 }
