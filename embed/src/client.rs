@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use corral::client::{Client, Connector, CreateOptions, SessionState};
+use corral::client::{Client, Connector, CreateOptions, ReadConsistency, SessionState};
 use corral::proto::{AddWatchMode, Stat};
 use corral::recipes::Lease;
 use tokio::task::AbortHandle;
@@ -46,6 +46,9 @@ pub struct Options {
     pub resume: Option<SessionToken>,
     /// Capacity of the event queue (overflow ends in [`Event::Resync`]).
     pub event_capacity: usize,
+    /// What the client's reads promise (default `Local`, ZooKeeper's);
+    /// per call, [`EmbeddedClient::call`] with `c.linearizable()`.
+    pub read_consistency: ReadConsistency,
 }
 
 impl Options {
@@ -58,6 +61,7 @@ impl Options {
             request_timeout: None,
             resume: None,
             event_capacity: EVENT_QUEUE_CAPACITY_DEFAULT,
+            read_consistency: ReadConsistency::Local,
         }
     }
 
@@ -110,7 +114,11 @@ impl EmbeddedClient {
     /// Connects on the shared runtime.
     pub fn connect(options: Options, delivery: Delivery) -> Call<EmbeddedClient> {
         Call::spawn(async move {
-            let client = options.connector().connect().await?;
+            let client = options
+                .connector()
+                .connect()
+                .await?
+                .with_consistency(options.read_consistency);
             Ok(EmbeddedClient::from_client(
                 client,
                 options.event_capacity,

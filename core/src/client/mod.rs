@@ -51,7 +51,7 @@ mod shared;
 mod state;
 mod watcher;
 
-pub use client::Client;
+pub use client::{Client, ReadConsistency};
 pub use connector::{
     Connector, CONNECT_TIMEOUT_DEFAULT, PORT_DEFAULT, REQUEST_TIMEOUT_DEFAULT,
     SESSION_TIMEOUT_DEFAULT,
