@@ -302,3 +302,48 @@ async fn cancelled_takes_lose_no_item() {
     assert!(queue.is_empty().await.unwrap());
     client.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_lost_to_the_network_reports_an_unknown_outcome() {
+    let server_port = corral_tests::shared_server(ServerKind::Corral).port();
+    let proxy = corral_tests::Proxy::start(server_port).await;
+    let client = corral_tests::connector(&proxy.connect_string())
+        .request_timeout(Duration::from_millis(500))
+        .connect()
+        .await
+        .unwrap();
+    let observer = connect(&shared_connect_string(ServerKind::Corral).await).await;
+    let path = format!("{}/queue", unique_root(&observer, "put-unknown").await);
+    let queue = Queue::new(&client, &path);
+    queue.put(b"before").await.unwrap();
+    // A silent network: the put is sent (held by the proxy), no reply.
+    proxy.set_mode(corral_tests::ProxyMode::Blackhole);
+    let err = queue
+        .put(b"maybe")
+        .await
+        .expect_err("no reply through a black hole");
+    assert!(
+        err.outcome_unknown(),
+        "{err:?} must say the outcome is unknown"
+    );
+    assert!(err.is_retryable());
+    // Not retried by the queue: at most one copy can ever appear.
+    proxy.set_mode(corral_tests::ProxyMode::Pass);
+    let reader = Queue::new(&observer, &path);
+    assert_eq!(within("take", reader.take()).await.unwrap(), b"before");
+    let mut maybe = 0;
+    while let Some(item) = within("take", reader.take_timeout(Duration::from_secs(2)))
+        .await
+        .unwrap()
+    {
+        assert_eq!(item, b"maybe");
+        maybe += 1;
+    }
+    assert!(maybe <= 1, "the put was duplicated ({maybe} copies)");
+    println!(
+        "the unknown put was {}applied",
+        if maybe == 1 { "" } else { "not " }
+    );
+    client.close().await.ok();
+    observer.close().await.unwrap();
+}

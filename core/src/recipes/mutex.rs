@@ -54,7 +54,9 @@ pub const LOCK_NAME: &str = "lock-";
 ///
 /// // Or give up after a while:
 /// match mutex.try_acquire(Duration::from_secs(5)).await? {
-///     Some(lease) => lease.release().await?,
+///     Some(lease) => {
+///         lease.release().await?;
+///     }
 ///     None => eprintln!("busy"),
 /// }
 /// # Ok(()) }
