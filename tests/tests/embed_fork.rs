@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use corral::client::CreateOptions;
 use corral::proto::Stat;
+use corral::recipes::{Lease, Mutex, Released};
 use corral_embed::{Call, Delivery, EmbeddedClient, Error, Options};
 use corral_tests::{unique_name, ServerKind, ServerProcess, WAIT};
 
@@ -34,6 +35,7 @@ fn connect(connect_string: &str) -> EmbeddedClient {
 fn child(
     inherited: EmbeddedClient,
     inherited_call: Call<(Vec<u8>, Stat)>,
+    inherited_lease: Lease,
     connect_string: &str,
     node: &str,
 ) -> Result<(), String> {
@@ -62,6 +64,9 @@ fn child(
         inherited_call.wait(Some(WAIT)).map(|_| ()),
     )?;
     drop(inherited_call);
+    // Dropping an inherited lease must not release the parent's lock (nor
+    // touch the parent's runtime); the parent checks it is still held.
+    drop(inherited_lease);
     drop(inherited);
 
     let fresh = connect(connect_string);
@@ -96,6 +101,15 @@ fn main() {
     // A call in flight across the fork: it must still complete here.
     let pending = client.get_data(&node);
     let for_child = client.get_data(&node);
+    let lock_path = format!("{node}-lock");
+    let lease = {
+        let path = lock_path.clone();
+        client
+            .call(|c| async move { Mutex::new(&c, &path).acquire().await })
+            .wait(Some(WAIT))
+            .expect("lock")
+    };
+    let lease_node = lease.path().to_owned();
 
     // SAFETY: fork() in a process whose other threads (tokio workers,
     // corral-complete) may hold locks: the child only uses the embedding
@@ -104,7 +118,7 @@ fn main() {
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            child(client, for_child, &connect_string, &node)
+            child(client, for_child, lease, &connect_string, &node)
         }));
         let code = match outcome {
             Ok(Ok(())) => 0,
@@ -151,6 +165,19 @@ fn main() {
         session_before.session_id
     );
     assert!(client.state().unwrap().is_connected());
+    assert!(
+        client
+            .exists(&lease_node)
+            .wait(Some(WAIT))
+            .unwrap()
+            .is_some(),
+        "the child's drop of the inherited lease released the parent's lock"
+    );
+    let released = client
+        .call(move |_| async move { lease.release().await })
+        .wait(Some(WAIT))
+        .unwrap();
+    assert_eq!(released, Released::Deleted);
     client.close().wait(Some(WAIT)).unwrap();
     println!("embed_fork: inherited client refused in the child, new client worked, parent undisturbed: ok");
 }

@@ -63,6 +63,9 @@ pub struct Lease {
     /// Set while this lease lives, for the lock object that granted it
     /// (re-acquiring a held lock fails at once).
     held: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// The process the lease was granted in: a copy inherited by a forked
+    /// child must not spawn onto the parent's runtime when dropped.
+    pid: u32,
 }
 
 /// What [`Lease::release`] found.
@@ -93,6 +96,7 @@ impl Lease {
             released: false,
             runtime: tokio::runtime::Handle::try_current().ok(),
             held: None,
+            pid: std::process::id(),
         }
     }
 
@@ -211,6 +215,15 @@ fn is_session_end(err: &Error) -> bool {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        if self.pid != std::process::id() {
+            // Inherited across fork(): the runtime, the session and the
+            // node are the parent's. Touch none of them.
+            if let Some(runtime) = self.runtime.take() {
+                std::mem::forget(runtime);
+            }
+            std::mem::forget(self.client.clone());
+            return;
+        }
         self.clear_held();
         if self.released {
             return;
