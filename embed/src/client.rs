@@ -66,7 +66,7 @@ impl Options {
     }
 
     fn connector(&self) -> Connector {
-        let mut connector = Client::connector(&self.connect_string);
+        let mut connector = Client::connector(&self.connect_string).runtime(runtime::handle());
         if let Some(token) = &self.resume {
             connector = token.resume(connector);
         }

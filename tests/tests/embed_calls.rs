@@ -226,3 +226,32 @@ fn a_blocking_wait_on_a_runtime_thread_is_refused() {
     assert_eq!(refused, Err(Error::OnRuntimeThread));
     client.close().wait(Some(WAIT)).unwrap();
 }
+
+#[test]
+fn a_client_connected_for_another_runtime_outlives_the_callers() {
+    let dedicated = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let caller = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let connect_string = shared_server(ServerKind::Corral).connect_string();
+    let client = caller
+        .block_on(
+            corral::client::Connector::new(&connect_string)
+                .connect_timeout(WAIT)
+                .runtime(dedicated.handle().clone())
+                .connect(),
+        )
+        .unwrap();
+    // The runtime connect was awaited on is gone; the session task lives
+    // on the dedicated one.
+    drop(caller);
+    let stat = dedicated.block_on(client.exists("/")).unwrap();
+    assert!(stat.is_some());
+    assert!(client.state().is_connected());
+    dedicated.block_on(client.close()).unwrap();
+}

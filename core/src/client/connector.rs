@@ -48,6 +48,7 @@ pub struct Connector {
     auth: Vec<(String, Vec<u8>)>,
     session: Option<SessionInfo>,
     last_zxid_seen: i64,
+    runtime: Option<tokio::runtime::Handle>,
     read_only: bool,
     shuffle: bool,
     backoff_max: Duration,
@@ -67,6 +68,7 @@ impl Connector {
             auth: Vec::new(),
             session: None,
             last_zxid_seen: 0,
+            runtime: None,
             read_only: false,
             shuffle: true,
             backoff_max: BACKOFF_MAX_DEFAULT,
@@ -138,6 +140,15 @@ impl Connector {
         self
     }
 
+    /// Runs the client's session task on `runtime` instead of the runtime
+    /// `connect` is awaited on (the embedding layer's shared runtime, or an
+    /// application's dedicated one): the client keeps pinging there even
+    /// if the caller's runtime is shut down or blocked.
+    pub fn runtime(mut self, runtime: tokio::runtime::Handle) -> Connector {
+        self.runtime = Some(runtime);
+        self
+    }
+
     /// Whether a read-only server (one cut off from its quorum) may serve
     /// this client's reads (state `ConnectedReadOnly`; writes fail with
     /// `NotReadOnly`). Unlike the Java client, this client does not look
@@ -172,7 +183,8 @@ impl Connector {
     /// [`Error::BadArguments`] or [`Error::InvalidPath`] (chroot).
     ///
     /// Must be called within a tokio runtime; the client keeps working on
-    /// it until closed or dropped.
+    /// it (or on the one given to [`runtime`](Connector::runtime)) until
+    /// closed or dropped.
     pub async fn connect(self) -> Result<Client> {
         let (mut hosts, chroot) = parse_connect_string(&self.connect_string)?;
         if self.shuffle {
@@ -200,7 +212,10 @@ impl Connector {
                 backoff_max: self.backoff_max,
             },
         );
-        tokio::spawn(task.run());
+        match &self.runtime {
+            Some(runtime) => drop(runtime.spawn(task.run())),
+            None => drop(tokio::spawn(task.run())),
+        }
         let client = Client::from_parts(shared.clone(), commands_tx);
         let ready = async {
             let mut state = shared.state.subscribe();
