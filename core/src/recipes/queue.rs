@@ -105,6 +105,11 @@ struct Stash {
     /// The items, and whether the `Queue` is gone (then claims that
     /// complete put their items back instead).
     items: std::sync::Mutex<(VecDeque<Vec<u8>>, bool)>,
+    /// Signalled when a claim stashes items: a take waiting for the queue
+    /// to change must also wake for them (the delete's watch event comes
+    /// before the claim's reply, so the node is gone before the item is
+    /// stashed).
+    stashed: tokio::sync::Notify,
 }
 
 impl Stash {
@@ -313,10 +318,17 @@ impl Queue {
                 }
             }
             let Some(watcher) = watcher else {
-                return Ok(None);
+                return Ok(self.pop_pending());
             };
-            if !wait_for_watch(&self.client, watcher, deadline).await? {
-                return Ok(None);
+            tokio::select! {
+                fired = wait_for_watch(&self.client, watcher, deadline) => {
+                    if !fired? {
+                        // A claim may have stashed an item meanwhile.
+                        return Ok(self.pop_pending());
+                    }
+                }
+                // A claim (of a cancelled take) stashed items: look again.
+                () = self.pending.stashed.notified() => {}
             }
         }
     }
@@ -348,6 +360,9 @@ async fn claim_into_stash(
             None
         }
     };
+    if orphaned.is_none() {
+        stash.stashed.notify_one();
+    }
     if let Some(items) = orphaned {
         put_back(client, queue_path, items).await;
     }
