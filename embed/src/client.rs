@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use corral::client::{Client, Connector, CreateOptions, ReadConsistency, SessionState};
+use corral::client::{
+    Client, Connector, CreateOptions, ReadConsistency, SessionState, SinkEvent, WatchSink,
+};
 use corral::proto::{AddWatchMode, Stat};
 use corral::recipes::Lease;
 use tokio::task::AbortHandle;
@@ -93,9 +95,13 @@ struct Forwarders {
 /// A client for foreign code: every operation returns a [`Call`] (wait,
 /// interruptible wait, callback, cancel), from any thread.
 ///
-/// Events (session states, watches) go to one bounded queue per client, in
-/// the order each source produced them; with [`Delivery::Callback`] a
-/// thread of the client pulls them and calls the callback.
+/// Events go to one bounded queue per client. Session states and watch
+/// events come through core's [`WatchSink`](corral::client::WatchSink), so
+/// they are in the one order the client's session task produced them
+/// (across watches too; the terminal state last); lease losses
+/// ([`watch_lease`](Self::watch_lease)) come from their own task and are
+/// ordered only among themselves. With [`Delivery::Callback`] a thread of
+/// the client pulls them and calls the callback.
 ///
 /// Fork: a client made before `fork()` fails every call in the child with
 /// [`Error::Forked`] and, when dropped there, touches nothing of the
@@ -105,10 +111,16 @@ pub struct EmbeddedClient {
     pid: u32,
     events: EventQueue,
     forwarders: Arc<Mutex<Forwarders>>,
-    next_watch: Arc<AtomicU64>,
+    /// Where this client's watches deliver (with its states), in order.
+    sink: WatchSink,
+    /// Ids of lease watches (above core's watch ids, which count from 1).
+    next_lease_watch: Arc<AtomicU64>,
     delivery: Option<std::thread::JoinHandle<()>>,
     pulls: bool,
 }
+
+/// The first id of a lease watch: far above any id core gives a watch.
+const LEASE_WATCH_ID_BASE: u64 = 1 << 62;
 
 impl EmbeddedClient {
     /// Connects on the shared runtime.
@@ -142,23 +154,35 @@ impl EmbeddedClient {
     ) -> EmbeddedClient {
         let events = EventQueue::new(event_capacity);
         let forwarders = Arc::new(Mutex::new(Forwarders::default()));
-        let mut states = client.state_watcher();
+        let (sink, mut ordered, current) = client.watch_sink();
         let queue = events.clone();
         let session = runtime::handle().spawn(async move {
-            queue.push(Event::Session(states.current()));
-            loop {
-                let state = states.changed().await;
-                if state.is_terminal() {
-                    // The client is over (closed, expired, auth failed):
-                    // this state is the queue's last event. Watch ends
-                    // that come later are dropped; this says it all.
-                    queue.push_last(Event::Session(state));
-                    break;
-                }
-                queue.push(Event::Session(state));
+            queue.push(Event::Session(current));
+            if current.is_terminal() {
+                queue.close();
+                return;
             }
+            while let Some(event) = ordered.recv().await {
+                match event {
+                    SinkEvent::State(state) if state.is_terminal() => {
+                        // The client is over (closed, expired, auth
+                        // failed): this state is the queue's last event.
+                        // Watch ends that come later are dropped; this
+                        // says it all.
+                        queue.push_last(Event::Session(state));
+                        return;
+                    }
+                    SinkEvent::State(state) => {
+                        queue.push(Event::Session(state));
+                    }
+                    SinkEvent::Watch { id, event } => {
+                        queue.push(Event::Watch { watch: id, event });
+                    }
+                }
+            }
+            queue.close();
         });
-        forwarders.lock().unwrap_or_else(|p| p.into_inner()).session = Some(session.abort_handle());
+        lock(&forwarders).session = Some(session.abort_handle());
         let (delivery, pulls) = match delivery {
             Delivery::Queue => (None, true),
             Delivery::Callback(callback) => {
@@ -170,7 +194,8 @@ impl EmbeddedClient {
             pid: runtime::current_pid(),
             events,
             forwarders,
-            next_watch: Arc::new(AtomicU64::new(1)),
+            sink,
+            next_lease_watch: Arc::new(AtomicU64::new(LEASE_WATCH_ID_BASE)),
             delivery,
             pulls,
         }
@@ -247,49 +272,23 @@ impl EmbeddedClient {
     /// getData with a one-shot data watch: the data, the stat and the
     /// watch's id, whose event arrives as [`Event::Watch`].
     pub fn get_and_watch_data(&self, path: &str) -> Call<(Vec<u8>, Stat, WatchId)> {
-        let path = path.to_owned();
-        let (queue, forwarders, ids) = self.watch_parts();
-        self.call(|c| async move {
-            let (data, stat, watcher) = c.get_and_watch_data(&path).await?;
-            let id = ids.fetch_add(1, Ordering::Relaxed);
-            let forward = runtime::handle().spawn(async move {
-                let event = watcher.changed().await;
-                queue.push(Event::Watch { watch: id, event });
-            });
-            lock(&forwarders).watches.insert(id, forward.abort_handle());
-            Ok((data, stat, id))
-        })
+        let (path, sink) = (path.to_owned(), self.sink.clone());
+        self.call(|c| async move { c.get_and_watch_data_into(&path, &sink).await })
     }
 
     /// addWatch (persistent or persistent-recursive): the watch's id; its
     /// events arrive as [`Event::Watch`] until [`remove_watch`](Self::remove_watch)
     /// or the session ends.
     pub fn add_watch(&self, path: &str, mode: AddWatchMode) -> Call<WatchId> {
-        let path = path.to_owned();
-        let (queue, forwarders, ids) = self.watch_parts();
-        self.call(|c| async move {
-            let mut watcher = c.add_watch(&path, mode).await?;
-            let id = ids.fetch_add(1, Ordering::Relaxed);
-            let forward = runtime::handle().spawn(async move {
-                loop {
-                    let event = watcher.changed().await;
-                    let last = event.is_terminal();
-                    queue.push(Event::Watch { watch: id, event });
-                    if last {
-                        break;
-                    }
-                }
-            });
-            lock(&forwarders).watches.insert(id, forward.abort_handle());
-            Ok(id)
-        })
+        let (path, sink) = (path.to_owned(), self.sink.clone());
+        self.call(|c| async move { c.add_watch_into(&path, mode, &sink).await })
     }
 
     /// Reports the loss of `lease` as an [`Event::LeaseLost`] with the
     /// returned id (once; [`remove_watch`](Self::remove_watch) stops it).
     pub fn watch_lease(&self, lease: &Lease) -> Result<WatchId> {
         self.client()?;
-        let id = self.next_watch.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_lease_watch.fetch_add(1, Ordering::Relaxed);
         let (queue, path, loss) = (self.events.clone(), lease.path().to_owned(), lease.loss());
         let forward = runtime::handle().spawn(async move {
             let reason = loss.await;
@@ -305,15 +304,18 @@ impl EmbeddedClient {
         Ok(id)
     }
 
-    /// Stops delivering a watch's events (dropping core's watcher, which
-    /// unregisters it). Unknown ids are ignored.
+    /// Stops delivering a watch's events (a data, persistent or lease
+    /// watch; for the first two, as dropping core's watcher: the server's
+    /// watch goes once no local one is left). Unknown ids are ignored.
     pub fn remove_watch(&self, watch: WatchId) {
-        if self.pid != runtime::current_pid() {
+        let Ok(client) = self.client() else {
             return;
-        }
+        };
         if let Some(task) = lock(&self.forwarders).watches.remove(&watch) {
             task.abort();
+            return;
         }
+        client.remove_sink_watch(watch);
     }
 
     /// The session as a token, to resume it elsewhere
@@ -331,14 +333,6 @@ impl EmbeddedClient {
     /// with the `Closed` state.
     pub fn close(&self) -> Call<()> {
         self.call(|c| async move { c.close().await })
-    }
-
-    fn watch_parts(&self) -> (EventQueue, Arc<Mutex<Forwarders>>, Arc<AtomicU64>) {
-        (
-            self.events.clone(),
-            Arc::clone(&self.forwarders),
-            Arc::clone(&self.next_watch),
-        )
     }
 }
 

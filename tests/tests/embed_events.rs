@@ -322,3 +322,80 @@ fn lease_loss_is_an_event_and_a_lease_dropped_here_releases() {
     client.close().wait(Some(WAIT)).unwrap();
     other.close().wait(Some(WAIT)).unwrap();
 }
+
+#[test]
+fn events_of_different_watches_keep_the_clients_order() {
+    const ROUNDS: usize = 100;
+    let (tx, rx) = mpsc::channel();
+    let callback = move |event: Event| {
+        let _ = tx.send(event);
+    };
+    let client =
+        EmbeddedClient::connect_blocking(options(4096), Delivery::Callback(Box::new(callback)))
+            .unwrap();
+    let root = root(&client, "embed-total-order");
+    let (a, b) = (format!("{root}/a"), format!("{root}/b"));
+    for node in [&a, &b] {
+        client
+            .create(node, b"", CreateOptions::persistent())
+            .wait(Some(WAIT))
+            .unwrap();
+    }
+    // Three separate watches: a persistent one on each node and one-shot
+    // data watches on b, renewed each round.
+    let on_a = client
+        .add_watch(&a, AddWatchMode::Persistent)
+        .wait(Some(WAIT))
+        .unwrap();
+    let on_b = client
+        .add_watch(&b, AddWatchMode::Persistent)
+        .wait(Some(WAIT))
+        .unwrap();
+    let mut expected = Vec::new();
+    for i in 0..ROUNDS {
+        let (_, _, once) = client.get_and_watch_data(&b).wait(Some(WAIT)).unwrap();
+        // One transaction changes a then b: the server sends a's event,
+        // then b's (to both of b's watches), in one burst.
+        let value = i.to_string();
+        let (a2, b2, v) = (a.clone(), b.clone(), value.clone());
+        client
+            .call(move |c| async move {
+                c.multi()
+                    .set_data(&a2, v.as_bytes(), None)
+                    .set_data(&b2, v.as_bytes(), None)
+                    .commit()
+                    .await
+            })
+            .wait(Some(WAIT))
+            .unwrap();
+        // b's one-shot watch was set before b's persistent one fires
+        // second in registry order; what matters is a before b.
+        expected.push((on_a, a.clone()));
+        expected.push((once, b.clone()));
+        expected.push((on_b, b.clone()));
+    }
+    let mut seen = Vec::new();
+    while seen.len() < expected.len() {
+        match rx.recv_timeout(WAIT).expect("an event") {
+            Event::Watch { watch, event } => {
+                assert_eq!(event.event_type, EventType::NodeDataChanged);
+                seen.push((watch, event.path));
+            }
+            Event::Session(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // Per round: a's event first, then b's two (in either registry order).
+    for (round, (got, want)) in seen.chunks(3).zip(expected.chunks(3)).enumerate() {
+        assert_eq!(
+            got[0], want[0],
+            "round {round}: a's event must come first: {got:?}"
+        );
+        let mut got_b = got[1..].to_vec();
+        let mut want_b = want[1..].to_vec();
+        got_b.sort();
+        want_b.sort();
+        assert_eq!(got_b, want_b, "round {round}");
+    }
+    client.close().wait(Some(WAIT)).unwrap();
+}

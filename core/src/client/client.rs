@@ -12,8 +12,8 @@ use super::session::{AfterReply, Command, Outcome};
 use super::shared::Shared;
 use super::state::{SessionInfo, SessionState};
 use super::watcher::{
-    lock, OneshotWatcher, PersistentWatcher, StateWatcher, WatchKind, WatchRegistration,
-    WatchSender,
+    lock, DropNotice, OneshotWatcher, PersistentWatcher, SinkEvent, StateWatcher, WatchKind,
+    WatchRegistration, WatchSender, WatchSink,
 };
 use crate::error::{Error, Result};
 use crate::proto::{
@@ -445,6 +445,89 @@ impl Client {
         match self.call(request, path).await? {
             Response::SetData(r) => Ok(r.stat),
             _ => Err(unexpected("setData")),
+        }
+    }
+
+    /// A [`WatchSink`]: one ordered channel for the session's state
+    /// changes and the events of every watch set into it, with the state
+    /// now. The receiver gets `SinkEvent::State` for each later change and
+    /// `SinkEvent::Watch` for each event of its watches, in the order the
+    /// session task produced them; it closes when the session ends and
+    /// every sink handle and watch is gone.
+    pub fn watch_sink(&self) -> (WatchSink, mpsc::UnboundedReceiver<SinkEvent>, SessionState) {
+        let (tx, rx, current) = self.shared().subscribe_sink();
+        (WatchSink { tx }, rx, current)
+    }
+
+    /// As [`get_and_watch_data`](Client::get_and_watch_data), delivering
+    /// the one-shot watch's event into `sink`; returns the watch's id.
+    pub async fn get_and_watch_data_into(
+        &self,
+        path: &str,
+        sink: &WatchSink,
+    ) -> Result<(Vec<u8>, Stat, u64)> {
+        let request = Request::GetData(GetDataRequest {
+            path: self.checked_path(path, false)?,
+            watch: true,
+        });
+        let id = lock(&self.shared().registry).next_id();
+        let registration = WatchRegistration {
+            id,
+            path: path.to_owned(),
+            kind: WatchKind::Data,
+            sender: WatchSender::Sink {
+                id,
+                persistent: false,
+                tx: sink.tx.clone(),
+            },
+        };
+        match self
+            .call_after(request, path, AfterReply::Watch(registration))
+            .await?
+        {
+            Response::GetData(r) => Ok((r.data, r.stat, id)),
+            _ => Err(unexpected("getData")),
+        }
+    }
+
+    /// As [`add_watch`](Client::add_watch), delivering the watch's events
+    /// into `sink`; returns the watch's id.
+    pub async fn add_watch_into(
+        &self,
+        path: &str,
+        mode: AddWatchMode,
+        sink: &WatchSink,
+    ) -> Result<u64> {
+        let request = Request::AddWatch(AddWatchRequest {
+            path: self.checked_path(path, false)?,
+            mode: mode.code(),
+        });
+        let id = lock(&self.shared().registry).next_id();
+        let registration = WatchRegistration {
+            id,
+            path: path.to_owned(),
+            kind: WatchKind::from_mode(mode),
+            sender: WatchSender::Sink {
+                id,
+                persistent: true,
+                tx: sink.tx.clone(),
+            },
+        };
+        self.call_after(request, path, AfterReply::Watch(registration))
+            .await?;
+        Ok(id)
+    }
+
+    /// Stops delivering watch `id` into its sink (as dropping a watcher
+    /// does: the server's watch is removed once no local watcher is left
+    /// on the path). Unknown ids are ignored.
+    pub fn remove_sink_watch(&self, id: u64) {
+        let removed = lock(&self.shared().registry).unregister_id(id);
+        if let Some((path, kind)) = removed {
+            let remaining = lock(&self.shared().registry).has(&path, kind);
+            if !remaining {
+                let _ = self.shared().drops.send(DropNotice { path, kind });
+            }
         }
     }
 

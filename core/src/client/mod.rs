@@ -59,7 +59,9 @@ pub use connector::{
 pub use multi::{MultiBuilder, MultiOpResult, ReadOp, ReadResult};
 pub use options::CreateOptions;
 pub use state::{SessionInfo, SessionState};
-pub use watcher::{OneshotWatcher, PersistentWatcher, StateWatcher, WatchedEvent};
+pub use watcher::{
+    OneshotWatcher, PersistentWatcher, SinkEvent, StateWatcher, WatchSink, WatchedEvent,
+};
 
 pub use crate::proto::{
     Acl, AddWatchMode, ClientInfo, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType,
