@@ -12,7 +12,7 @@ use corral::client::{
     Client, Connector, CreateOptions, ReadConsistency, SessionState, SinkEvent, WatchSink,
 };
 use corral::proto::{AddWatchMode, Stat};
-use corral::recipes::Lease;
+use corral::recipes::{LatchState, LeaderLatch, Lease, TreeCache};
 use tokio::task::AbortHandle;
 
 use crate::call::Call;
@@ -287,20 +287,65 @@ impl EmbeddedClient {
     /// Reports the loss of `lease` as an [`Event::LeaseLost`] with the
     /// returned id (once; [`remove_watch`](Self::remove_watch) stops it).
     pub fn watch_lease(&self, lease: &Lease) -> Result<WatchId> {
-        self.client()?;
-        let id = self.next_lease_watch.fetch_add(1, Ordering::Relaxed);
-        let (queue, path, loss) = (self.events.clone(), lease.path().to_owned(), lease.loss());
-        let forward = runtime::handle().spawn(async move {
+        let (path, loss) = (lease.path().to_owned(), lease.loss());
+        self.forward(move |queue, id| async move {
             let reason = loss.await;
             queue.push(Event::LeaseLost {
                 watch: id,
                 path,
                 reason,
             });
-        });
+        })
+    }
+
+    /// Reports every state change of `latch` (leader, follower, closed)
+    /// as an [`Event::Leadership`] with the returned id, until the latch
+    /// closes or [`remove_watch`](Self::remove_watch).
+    pub fn watch_latch(&self, latch: &LeaderLatch) -> Result<WatchId> {
+        let mut states = latch.state_receiver();
+        self.forward(move |queue, id| async move {
+            loop {
+                let state = *states.borrow_and_update();
+                queue.push(Event::Leadership { watch: id, state });
+                if state == LatchState::Closed || states.changed().await.is_err() {
+                    return;
+                }
+            }
+        })
+    }
+
+    /// Reports every change of `cache` as an [`Event::Cache`] with the
+    /// returned id. A cache event stream that lagged (the cache's own
+    /// buffer overflowed) is reported as an [`Event::Resync`].
+    pub fn watch_cache(&self, cache: &TreeCache) -> Result<WatchId> {
+        let mut events = cache.subscribe();
+        self.forward(move |queue, id| async move {
+            loop {
+                match events.recv().await {
+                    Ok(event) => {
+                        queue.push(Event::Cache { watch: id, event });
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                        queue.push(Event::Resync);
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        })
+    }
+
+    /// Runs a forwarder of a recipe's events under a new (lease) watch id.
+    fn forward<F, Fut>(&self, forwarder: F) -> Result<WatchId>
+    where
+        F: FnOnce(EventQueue, WatchId) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.client()?;
+        let id = self.next_lease_watch.fetch_add(1, Ordering::Relaxed);
+        let task = runtime::handle().spawn(forwarder(self.events.clone(), id));
         lock(&self.forwarders)
             .watches
-            .insert(id, forward.abort_handle());
+            .insert(id, task.abort_handle());
         Ok(id)
     }
 

@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use corral::client::{SessionState, WatchedEvent};
-use corral::recipes::LostReason;
+use corral::recipes::{CacheEvent, LatchState, LostReason};
 
 use crate::error::{Error, Result};
 use crate::runtime;
@@ -48,6 +48,24 @@ pub enum Event {
         path: String,
         /// Why.
         reason: LostReason,
+    },
+    /// A leader latch watched with
+    /// [`EmbeddedClient::watch_latch`](crate::EmbeddedClient::watch_latch)
+    /// changed state (became leader, follower, or closed).
+    Leadership {
+        /// The id `watch_latch` returned.
+        watch: WatchId,
+        /// The latch's new state.
+        state: LatchState,
+    },
+    /// A tree cache watched with
+    /// [`EmbeddedClient::watch_cache`](crate::EmbeddedClient::watch_cache)
+    /// changed.
+    Cache {
+        /// The id `watch_cache` returned.
+        watch: WatchId,
+        /// What changed.
+        event: CacheEvent,
     },
     /// Events were dropped because the queue was full: re-read whatever
     /// state the lost events were about, then carry on.

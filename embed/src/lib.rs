@@ -11,8 +11,9 @@
 //!   (asyncio futures, Node promises; run on the `corral-complete` thread),
 //!   [`Call::cancel`]. A blocking wait on a runtime thread is refused
 //!   ([`Error::OnRuntimeThread`]) rather than risking a deadlock.
-//! - [`EmbeddedClient`]: a core client whose events (session states,
-//!   watches) go to one bounded queue per client: pulled with
+//! - [`EmbeddedClient`]: a core client whose events (session states and
+//!   watches in the session's one order; lease losses, leader-latch and
+//!   tree-cache changes) go to one bounded queue per client: pulled with
 //!   [`EventQueue::next`], or pushed to a callback on the client's own
 //!   `corral-events` thread ([`Delivery`]). Overflow drops events and ends
 //!   with one [`Event::Resync`]; memory stays bounded.

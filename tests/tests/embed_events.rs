@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use corral::client::{CreateOptions, SessionState, WatchedEvent};
 use corral::proto::{AddWatchMode, EventType};
-use corral::recipes::{LostReason, Mutex};
+use corral::recipes::{CacheEvent, LatchState, LeaderLatch, LostReason, Mutex, TreeCache};
 use corral_embed::{runtime, Delivery, EmbeddedClient, Event, Options};
 use corral_tests::{shared_server, unique_name, ServerKind, WAIT};
 
@@ -398,4 +398,94 @@ fn events_of_different_watches_keep_the_clients_order() {
         assert_eq!(got_b, want_b, "round {round}");
     }
     client.close().wait(Some(WAIT)).unwrap();
+}
+
+#[test]
+fn leadership_and_cache_changes_are_events() {
+    let client = EmbeddedClient::connect_blocking(options(256), Delivery::Queue).unwrap();
+    let other = EmbeddedClient::connect_blocking(options(256), Delivery::Queue).unwrap();
+    let events = client.events().unwrap().clone();
+    let root = root(&client, "embed-recipes");
+    let (latch_path, cache_root) = (format!("{root}/latch"), format!("{root}/cache"));
+    client
+        .create(&cache_root, b"", CreateOptions::persistent())
+        .wait(Some(WAIT))
+        .unwrap();
+    // The other client leads first; ours follows, then leads once the
+    // other's latch closes.
+    let first = {
+        let path = latch_path.clone();
+        other
+            .call(|c| async move {
+                let latch = LeaderLatch::start(&c, &path, "other").await?;
+                latch.wait_leadership().await?;
+                Ok(latch)
+            })
+            .wait(Some(WAIT))
+            .unwrap()
+    };
+    let ours = {
+        let path = latch_path.clone();
+        client
+            .call(|c| async move { LeaderLatch::start(&c, &path, "me").await })
+            .wait(Some(WAIT))
+            .unwrap()
+    };
+    let latch_watch = client.watch_latch(&ours).unwrap();
+    let cache = {
+        let path = cache_root.clone();
+        client
+            .call(|c| async move { TreeCache::start(&c, &path).await })
+            .wait(Some(WAIT))
+            .unwrap()
+    };
+    let cache_watch = client.watch_cache(&cache).unwrap();
+    other
+        .call(move |_| async move { first.close().await })
+        .wait(Some(WAIT))
+        .unwrap();
+    client
+        .create(
+            &format!("{cache_root}/x"),
+            b"1",
+            CreateOptions::persistent(),
+        )
+        .wait(Some(WAIT))
+        .unwrap();
+    let (mut led, mut followed, mut cached) = (false, false, false);
+    while !(led && cached) {
+        match events.next(Some(WAIT)).unwrap().expect("an event") {
+            Event::Leadership { watch, state } => {
+                assert_eq!(watch, latch_watch);
+                match state {
+                    LatchState::Follower => followed = true,
+                    LatchState::Leader { fencing_token } => {
+                        assert!(followed, "followed before leading");
+                        assert!(fencing_token > 0);
+                        led = true;
+                    }
+                    LatchState::Closed => panic!("our latch closed"),
+                }
+            }
+            Event::Cache { watch, event } => {
+                assert_eq!(watch, cache_watch);
+                if event
+                    == (CacheEvent::Created {
+                        path: format!("{cache_root}/x"),
+                    })
+                {
+                    cached = true;
+                }
+            }
+            Event::Session(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    drop(cache);
+    client
+        .call(move |_| async move { ours.close().await })
+        .wait(Some(WAIT))
+        .unwrap();
+    client.close().wait(Some(WAIT)).unwrap();
+    other.close().wait(Some(WAIT)).unwrap();
 }
