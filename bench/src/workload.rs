@@ -410,7 +410,7 @@ impl Bench {
                         break;
                     }
                     let result = match mutex.acquire().await {
-                        Ok(lease) => lease.release().await,
+                        Ok(lease) => lease.release().await.map(|_| ()),
                         Err(e) => Err(e),
                     };
                     match result {

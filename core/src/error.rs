@@ -1,11 +1,16 @@
 //! [`Error`]: the one error type of the client, a variant per ZooKeeper
 //! error code plus the client-side failures.
 //!
-//! The mapping to [`ErrorCode`] ([`Error::code`], [`Error::from_code`]) is the
-//! table the C, Python, Node and gRPC error lists are generated from or
-//! tested against.
+//! The mapping to [`ErrorCode`] ([`Error::code`], [`Error::from_code`]) and
+//! the code's row of the error table ([`ErrorCode::info`]) are what the C,
+//! Python, Node and gRPC error lists are generated from or tested against.
+//! Client-side errors keep their own identity in every language
+//! ([`Error::python_exception`], [`Error::node_code`]) rather than
+//! collapsing into the ZooKeeper code they report: an invalid path is
+//! `InvalidPathError` / `'INVALIDPATH'`, not `BadArgumentsError`;
+//! likewise `LockHeld` and `Protocol`.
 
-use crate::proto::ErrorCode;
+use crate::proto::{ErrorCode, GrpcStatus, Retry};
 
 /// A failed client operation.
 ///
@@ -174,6 +179,14 @@ pub enum Error {
     /// `MARSHALLINGERROR`); the connection is dropped and re-established.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// A lock object was asked to acquire while it still holds a lease it
+    /// granted (locks are not reentrant; waiting would deadlock on its own
+    /// node). Release the lease first. Code `BADARGUMENTS`.
+    #[error("lock already held by this object: {path}")]
+    LockHeld {
+        /// The lock's path.
+        path: String,
+    },
     /// A multi failed at op `index` (0-based) and was rolled back; `source`
     /// is that op's error. [`Error::code`] gives the failing op's code.
     #[error("multi failed at op {index}: {source}")]
@@ -232,7 +245,7 @@ impl Error {
             Error::SessionClosedRequireSaslAuth => ErrorCode::SessionClosedRequireSaslAuth,
             Error::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
             Error::ThrottledOp => ErrorCode::ThrottledOp,
-            Error::InvalidPath { .. } => ErrorCode::BadArguments,
+            Error::InvalidPath { .. } | Error::LockHeld { .. } => ErrorCode::BadArguments,
             Error::Protocol(_) => ErrorCode::MarshallingError,
             Error::MultiFailed { source, .. } => source.code(),
         }
@@ -295,6 +308,83 @@ impl Error {
         }
     }
 
+    /// Whether trying the same request again may succeed (the connection,
+    /// the server or the quorum may recover). When
+    /// [`outcome_unknown`](Self::outcome_unknown) is true as well, a write
+    /// must first find out whether it was applied (protected-mode names,
+    /// versions), or a retry may apply it twice; reads may simply retry.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::InvalidPath { .. } | Error::LockHeld { .. } | Error::ClientClosed => false,
+            Error::Protocol(_) => true,
+            Error::MultiFailed { source, .. } => source.is_retryable(),
+            other => other.code().info().retry != Retry::Never,
+        }
+    }
+
+    /// Whether a write that failed with this error may nevertheless have
+    /// been applied: the connection dropped (or the client closed, or the
+    /// reply did not come in time) after the request was sent and before
+    /// its reply. Never true for an error the server replied with.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(
+            self,
+            Error::ConnectionLoss
+                | Error::Timeout
+                | Error::OperationTimeout
+                | Error::ClientClosed
+                | Error::Protocol(_)
+        )
+    }
+
+    /// The Python exception class name: kazoo's for ZooKeeper codes
+    /// (`NoNodeError`, see [`ErrorCode::info`]); `InvalidPathError` and
+    /// `ProtocolError` for the client-side errors that have no code of
+    /// their own; a failed multi is its failing op's.
+    pub fn python_exception(&self) -> &'static str {
+        match self {
+            Error::InvalidPath { .. } => "InvalidPathError",
+            Error::LockHeld { .. } => "LockHeldError",
+            Error::Protocol(_) => "ProtocolError",
+            Error::MultiFailed { source, .. } => source.python_exception(),
+            other => other.code().info().python_exception,
+        }
+    }
+
+    /// Node's `err.code` string: ZooKeeper's constant name (`'NONODE'`),
+    /// `'INVALIDPATH'` and `'PROTOCOL'` for the client-side errors that
+    /// have no code of their own.
+    pub fn node_code(&self) -> &'static str {
+        match self {
+            Error::InvalidPath { .. } => "INVALIDPATH",
+            Error::LockHeld { .. } => "LOCKHELD",
+            Error::Protocol(_) => "PROTOCOL",
+            Error::MultiFailed { source, .. } => source.node_code(),
+            other => other.code().info().node_code,
+        }
+    }
+
+    /// The gRPC status for this error on a read (`is_write` false) or a
+    /// write: a write whose outcome is unknown is `UNKNOWN`, which standard
+    /// retry policies do not retry.
+    pub fn grpc_status(&self, is_write: bool) -> GrpcStatus {
+        match self {
+            Error::InvalidPath { .. } => GrpcStatus::InvalidArgument,
+            Error::LockHeld { .. } => GrpcStatus::FailedPrecondition,
+            Error::Protocol(_) if is_write => GrpcStatus::Unknown,
+            Error::Protocol(_) => GrpcStatus::Unavailable,
+            Error::MultiFailed { source, .. } => source.grpc_status(is_write),
+            other => {
+                let info = other.code().info();
+                if is_write {
+                    info.grpc_write
+                } else {
+                    info.grpc_read
+                }
+            }
+        }
+    }
+
     /// The node the error is about, when it carries one.
     pub fn path(&self) -> Option<&str> {
         match self {
@@ -308,7 +398,8 @@ impl Error {
             | Error::EphemeralOnLocalSession { path }
             | Error::NoWatcher { path }
             | Error::QuotaExceeded { path }
-            | Error::InvalidPath { path, .. } => Some(path),
+            | Error::InvalidPath { path, .. }
+            | Error::LockHeld { path } => Some(path),
             Error::MultiFailed { source, .. } => source.path(),
             _ => None,
         }
@@ -368,6 +459,94 @@ mod tests {
         for (err, number) in cases {
             assert_eq!(err.code().code(), number, "{err:?}");
         }
+    }
+
+    fn client_side_errors() -> Vec<Error> {
+        vec![
+            Error::InvalidPath {
+                path: "a".into(),
+                reason: "x".into(),
+            },
+            Error::Protocol("x".into()),
+            Error::ClientClosed,
+            Error::Timeout,
+            Error::LockHeld { path: "/l".into() },
+        ]
+    }
+
+    #[test]
+    fn every_error_has_its_own_name_in_every_language() {
+        let mut python = std::collections::HashMap::new();
+        let mut node = std::collections::HashMap::new();
+        let errors = ErrorCode::ALL
+            .into_iter()
+            .filter(|c| *c != ErrorCode::Ok)
+            .map(|c| Error::from_code(c, "/p"))
+            .chain(client_side_errors());
+        for err in errors {
+            // Distinct errors, distinct names (an error and the code it
+            // came from share them).
+            let identity = std::mem::discriminant(&err);
+            assert_eq!(
+                *python.entry(err.python_exception()).or_insert(identity),
+                identity
+            );
+            assert_eq!(*node.entry(err.node_code()).or_insert(identity), identity);
+        }
+        let invalid = &client_side_errors()[0];
+        assert_eq!(invalid.code(), ErrorCode::BadArguments);
+        assert_eq!(
+            (invalid.python_exception(), invalid.node_code()),
+            ("InvalidPathError", "INVALIDPATH")
+        );
+        assert_eq!(
+            Error::ClientClosed.python_exception(),
+            "ConnectionClosedError"
+        );
+        let multi = Error::MultiFailed {
+            index: 1,
+            source: Box::new(Error::NodeExists { path: "/a".into() }),
+        };
+        assert_eq!(
+            (multi.python_exception(), multi.node_code()),
+            ("NodeExistsError", "NODEEXISTS")
+        );
+    }
+
+    #[test]
+    fn retry_advice() {
+        let unknown = [
+            Error::ConnectionLoss,
+            Error::Timeout,
+            Error::Protocol("x".into()),
+        ];
+        for err in unknown {
+            assert!(err.is_retryable() && err.outcome_unknown(), "{err:?}");
+            assert_eq!(err.grpc_status(true), GrpcStatus::Unknown, "{err:?}");
+            assert_eq!(
+                err.grpc_status(false),
+                if err == Error::Timeout {
+                    GrpcStatus::DeadlineExceeded
+                } else {
+                    GrpcStatus::Unavailable
+                }
+            );
+        }
+        assert!(Error::ThrottledOp.is_retryable() && !Error::ThrottledOp.outcome_unknown());
+        assert!(!Error::ClientClosed.is_retryable() && Error::ClientClosed.outcome_unknown());
+        for err in [
+            Error::NoNode { path: "/a".into() },
+            Error::NodeExists { path: "/a".into() },
+            Error::BadVersion { path: "/a".into() },
+            Error::SessionExpired,
+            client_side_errors()[0].clone(),
+        ] {
+            assert!(!err.is_retryable() && !err.outcome_unknown(), "{err:?}");
+        }
+        assert_eq!(
+            Error::NodeExists { path: "/a".into() }.grpc_status(true),
+            GrpcStatus::AlreadyExists
+        );
     }
 
     #[test]

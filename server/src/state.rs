@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock, RwLockReadGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use corral::proto::{
+use corral_wire::proto::{
     encode_notification, encode_reply, ErrorCode, EventType, KeeperState, WatcherEvent,
 };
 use tokio::sync::{mpsc, oneshot};
@@ -445,7 +445,7 @@ impl Server {
         xid: i32,
         zxid: i64,
         err: ErrorCode,
-        resp: &corral::proto::Response,
+        resp: &corral_wire::proto::Response,
     ) -> Bytes {
         Bytes::from(encode_reply(xid, zxid, err.code(), resp))
     }

@@ -9,7 +9,7 @@
 //! authenticated identities) is decided by the proposer and carried here, so
 //! every replica applying the same batch computes the same results.
 
-use corral::proto::{Acl, CreateMode, ErrorCode, EventType, Id, Stat};
+use corral_wire::proto::{Acl, CreateMode, ErrorCode, EventType, Id, Stat};
 use serde::{Deserialize, Serialize};
 
 /// One Raft log entry's payload: transactions applied in order.

@@ -12,8 +12,8 @@ use super::session::{AfterReply, Command, Outcome};
 use super::shared::Shared;
 use super::state::{SessionInfo, SessionState};
 use super::watcher::{
-    lock, OneshotWatcher, PersistentWatcher, StateWatcher, WatchKind, WatchRegistration,
-    WatchSender,
+    lock, DropNotice, OneshotWatcher, PersistentWatcher, SinkEvent, StateWatcher, WatchKind,
+    WatchRegistration, WatchSender, WatchSink,
 };
 use crate::error::{Error, Result};
 use crate::proto::{
@@ -60,6 +60,54 @@ use crate::proto::{
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Handle>,
+    /// What this handle's reads promise (see [`Client::with_consistency`]).
+    consistency: ReadConsistency,
+}
+
+/// What a read promises about the state it returns (per client handle:
+/// [`Client::with_consistency`], [`Client::linearizable`]).
+///
+/// No ZooKeeper client offers this as an option; ZooKeeper's own reads
+/// are [`Local`](ReadConsistency::Local).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ReadConsistency {
+    /// Answered by the connected server from its own state: never older
+    /// than this session's own writes and earlier reads, but possibly
+    /// behind writes other sessions made through other servers.
+    /// ZooKeeper's behaviour and the default.
+    #[default]
+    Local,
+    /// Each read is preceded by a `sync` on the same connection and
+    /// answered after it, so it reflects every write committed before the
+    /// read started, whichever server it went through.
+    ///
+    /// Against Corral this is linearizable: a sync is a Raft log entry,
+    /// committed only by a leader that still holds a quorum, and the read
+    /// is answered once the connected server has applied it. **Against
+    /// Apache ZooKeeper it is weaker**: its leader does not confirm it
+    /// still leads before answering a sync, so a deposed leader (in a
+    /// partition, before it notices) can let a read miss a newer write
+    /// (ZOOKEEPER-1675; the ZooKeeper Programmer's Guide calls sync+read
+    /// "not strictly" linearizable). [`guarantee_on_zookeeper`] says so
+    /// in code. It costs one more round trip per read.
+    ///
+    /// [`guarantee_on_zookeeper`]: ReadConsistency::guarantee_on_zookeeper
+    Linearizable,
+}
+
+impl ReadConsistency {
+    /// Whether reads with this consistency are linearizable against an
+    /// Apache ZooKeeper ensemble: never (see
+    /// [`Linearizable`](ReadConsistency::Linearizable)); against Corral,
+    /// `Linearizable` is.
+    pub fn guarantee_on_zookeeper(self) -> &'static str {
+        match self {
+            ReadConsistency::Local => "local (per-session order only)",
+            ReadConsistency::Linearizable => {
+                "sync then read: sees writes committed before the sync unless the leader was deposed"
+            }
+        }
+    }
 }
 
 /// What the handles share; dropping it (the last `Client`) ends the task.
@@ -100,11 +148,44 @@ impl Client {
     ) -> Client {
         Client {
             inner: Arc::new(Handle { shared, commands }),
+            consistency: ReadConsistency::Local,
         }
     }
 
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
+    }
+
+    /// This client (same session, same connection) whose reads
+    /// (`get_data`, `exists`, `get_children`, `get_children_with_stat`,
+    /// `get_acl`, `get_all_children_number`, `get_ephemerals`) promise
+    /// `consistency`. Watching reads stay local (the watch, not the
+    /// read, tells of later changes).
+    pub fn with_consistency(&self, consistency: ReadConsistency) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            consistency,
+        }
+    }
+
+    /// [`with_consistency`](Client::with_consistency)`(Linearizable)`.
+    pub fn linearizable(&self) -> Client {
+        self.with_consistency(ReadConsistency::Linearizable)
+    }
+
+    /// What this handle's reads promise.
+    pub fn read_consistency(&self) -> ReadConsistency {
+        self.consistency
+    }
+
+    /// Before a read: nothing for `Local`; a sync on the same connection
+    /// for `Linearizable` (the read is sent after its reply, so the
+    /// server answers it from a state at least that new).
+    async fn read_barrier(&self, path: &str) -> Result<()> {
+        match self.consistency {
+            ReadConsistency::Local => Ok(()),
+            ReadConsistency::Linearizable => self.sync(path).await,
+        }
     }
 
     /// Validates a client path and gives its server path.
@@ -284,6 +365,7 @@ impl Client {
 
     /// The node's stat, `None` if it does not exist.
     pub async fn exists(&self, path: &str) -> Result<Option<Stat>> {
+        self.read_barrier(path).await?;
         let request = Request::Exists(ExistsRequest {
             path: self.checked_path(path, false)?,
             watch: false,
@@ -320,6 +402,7 @@ impl Client {
 
     /// The node's data and stat. Fails with `NoNode`, `NoAuth`.
     pub async fn get_data(&self, path: &str) -> Result<(Vec<u8>, Stat)> {
+        self.read_barrier(path).await?;
         let request = Request::GetData(GetDataRequest {
             path: self.checked_path(path, false)?,
             watch: false,
@@ -367,8 +450,92 @@ impl Client {
         }
     }
 
+    /// A [`WatchSink`]: one ordered channel for the session's state
+    /// changes and the events of every watch set into it, with the state
+    /// now. The receiver gets `SinkEvent::State` for each later change and
+    /// `SinkEvent::Watch` for each event of its watches, in the order the
+    /// session task produced them; it closes when the session ends and
+    /// every sink handle and watch is gone.
+    pub fn watch_sink(&self) -> (WatchSink, mpsc::UnboundedReceiver<SinkEvent>, SessionState) {
+        let (tx, rx, current) = self.shared().subscribe_sink();
+        (WatchSink { tx }, rx, current)
+    }
+
+    /// As [`get_and_watch_data`](Client::get_and_watch_data), delivering
+    /// the one-shot watch's event into `sink`; returns the watch's id.
+    pub async fn get_and_watch_data_into(
+        &self,
+        path: &str,
+        sink: &WatchSink,
+    ) -> Result<(Vec<u8>, Stat, u64)> {
+        let request = Request::GetData(GetDataRequest {
+            path: self.checked_path(path, false)?,
+            watch: true,
+        });
+        let id = lock(&self.shared().registry).next_id();
+        let registration = WatchRegistration {
+            id,
+            path: path.to_owned(),
+            kind: WatchKind::Data,
+            sender: WatchSender::Sink {
+                id,
+                persistent: false,
+                tx: sink.tx.clone(),
+            },
+        };
+        match self
+            .call_after(request, path, AfterReply::Watch(registration))
+            .await?
+        {
+            Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat, id)),
+            _ => Err(unexpected("getData")),
+        }
+    }
+
+    /// As [`add_watch`](Client::add_watch), delivering the watch's events
+    /// into `sink`; returns the watch's id.
+    pub async fn add_watch_into(
+        &self,
+        path: &str,
+        mode: AddWatchMode,
+        sink: &WatchSink,
+    ) -> Result<u64> {
+        let request = Request::AddWatch(AddWatchRequest {
+            path: self.checked_path(path, false)?,
+            mode: mode.code(),
+        });
+        let id = lock(&self.shared().registry).next_id();
+        let registration = WatchRegistration {
+            id,
+            path: path.to_owned(),
+            kind: WatchKind::from_mode(mode),
+            sender: WatchSender::Sink {
+                id,
+                persistent: true,
+                tx: sink.tx.clone(),
+            },
+        };
+        self.call_after(request, path, AfterReply::Watch(registration))
+            .await?;
+        Ok(id)
+    }
+
+    /// Stops delivering watch `id` into its sink (as dropping a watcher
+    /// does: the server's watch is removed once no local watcher is left
+    /// on the path). Unknown ids are ignored.
+    pub fn remove_sink_watch(&self, id: u64) {
+        let removed = lock(&self.shared().registry).unregister_id(id);
+        if let Some((path, kind)) = removed {
+            let remaining = lock(&self.shared().registry).has(&path, kind);
+            if !remaining {
+                let _ = self.shared().drops.send(DropNotice { path, kind });
+            }
+        }
+    }
+
     /// The node's ACL and stat.
     pub async fn get_acl(&self, path: &str) -> Result<(Vec<Acl>, Stat)> {
+        self.read_barrier(path).await?;
         let request = Request::GetAcl(GetAclRequest {
             path: self.checked_path(path, false)?,
         });
@@ -394,6 +561,7 @@ impl Client {
 
     /// The names of the node's children (unsorted, as the server sends them).
     pub async fn get_children(&self, path: &str) -> Result<Vec<String>> {
+        self.read_barrier(path).await?;
         let request = Request::GetChildren(GetChildrenRequest {
             path: self.checked_path(path, false)?,
             watch: false,
@@ -406,6 +574,7 @@ impl Client {
 
     /// The names of the node's children and the node's stat.
     pub async fn get_children_with_stat(&self, path: &str) -> Result<(Vec<String>, Stat)> {
+        self.read_barrier(path).await?;
         let request = Request::GetChildren2(GetChildren2Request {
             path: self.checked_path(path, false)?,
             watch: false,
@@ -443,6 +612,7 @@ impl Client {
 
     /// The number of descendants of the node (not counting itself).
     pub async fn get_all_children_number(&self, path: &str) -> Result<i32> {
+        self.read_barrier(path).await?;
         let request = Request::GetAllChildrenNumber(GetAllChildrenNumberRequest {
             path: self.checked_path(path, false)?,
         });
@@ -456,6 +626,7 @@ impl Client {
     /// `prefix` (a string prefix: `/app/w` matches `/app/worker-1`), chroot
     /// stripped. `"/"` lists them all.
     pub async fn get_ephemerals(&self, prefix: &str) -> Result<Vec<String>> {
+        self.read_barrier(prefix).await?;
         let request = Request::GetEphemerals(GetEphemeralsRequest {
             prefix_path: self.checked_path(prefix, false)?,
         });

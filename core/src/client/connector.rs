@@ -47,6 +47,8 @@ pub struct Connector {
     request_timeout: Duration,
     auth: Vec<(String, Vec<u8>)>,
     session: Option<SessionInfo>,
+    last_zxid_seen: i64,
+    runtime: Option<tokio::runtime::Handle>,
     read_only: bool,
     shuffle: bool,
     backoff_max: Duration,
@@ -65,6 +67,8 @@ impl Connector {
             request_timeout: REQUEST_TIMEOUT_DEFAULT,
             auth: Vec::new(),
             session: None,
+            last_zxid_seen: 0,
+            runtime: None,
             read_only: false,
             shuffle: true,
             backoff_max: BACKOFF_MAX_DEFAULT,
@@ -125,6 +129,26 @@ impl Connector {
         self
     }
 
+    /// The highest zxid the session's previous holder saw (its
+    /// [`Client::last_zxid`]), sent in every connect request as
+    /// ZooKeeper's `lastZxidSeen`. A server that has not yet applied that
+    /// zxid refuses the connection (the client then tries the next host),
+    /// so a process that takes a session over never reads state older than
+    /// what the process that handed it over had seen. Default 0.
+    pub fn last_zxid_seen(mut self, zxid: i64) -> Connector {
+        self.last_zxid_seen = zxid;
+        self
+    }
+
+    /// Runs the client's session task on `runtime` instead of the runtime
+    /// `connect` is awaited on (the embedding layer's shared runtime, or an
+    /// application's dedicated one): the client keeps pinging there even
+    /// if the caller's runtime is shut down or blocked.
+    pub fn runtime(mut self, runtime: tokio::runtime::Handle) -> Connector {
+        self.runtime = Some(runtime);
+        self
+    }
+
     /// Whether a read-only server (one cut off from its quorum) may serve
     /// this client's reads (state `ConnectedReadOnly`; writes fail with
     /// `NotReadOnly`). Unlike the Java client, this client does not look
@@ -159,7 +183,8 @@ impl Connector {
     /// [`Error::BadArguments`] or [`Error::InvalidPath`] (chroot).
     ///
     /// Must be called within a tokio runtime; the client keeps working on
-    /// it until closed or dropped.
+    /// it (or on the one given to [`runtime`](Connector::runtime)) until
+    /// closed or dropped.
     pub async fn connect(self) -> Result<Client> {
         let (mut hosts, chroot) = parse_connect_string(&self.connect_string)?;
         if self.shuffle {
@@ -173,6 +198,7 @@ impl Connector {
             timeout: self.session_timeout,
         });
         let shared = Arc::new(Shared::new(chroot, self.request_timeout, initial, drops_tx));
+        shared.see_zxid(self.last_zxid_seen);
         let task = SessionTask::new(
             shared.clone(),
             commands_rx,
@@ -186,7 +212,10 @@ impl Connector {
                 backoff_max: self.backoff_max,
             },
         );
-        tokio::spawn(task.run());
+        match &self.runtime {
+            Some(runtime) => drop(runtime.spawn(task.run())),
+            None => drop(tokio::spawn(task.run())),
+        }
         let client = Client::from_parts(shared.clone(), commands_tx);
         let ready = async {
             let mut state = shared.state.subscribe();

@@ -51,7 +51,7 @@ mod shared;
 mod state;
 mod watcher;
 
-pub use client::Client;
+pub use client::{Client, ReadConsistency};
 pub use connector::{
     Connector, CONNECT_TIMEOUT_DEFAULT, PORT_DEFAULT, REQUEST_TIMEOUT_DEFAULT,
     SESSION_TIMEOUT_DEFAULT,
@@ -59,7 +59,9 @@ pub use connector::{
 pub use multi::{MultiBuilder, MultiOpResult, ReadOp, ReadResult};
 pub use options::CreateOptions;
 pub use state::{SessionInfo, SessionState};
-pub use watcher::{OneshotWatcher, PersistentWatcher, StateWatcher, WatchedEvent};
+pub use watcher::{
+    OneshotWatcher, PersistentWatcher, SinkEvent, StateWatcher, WatchSink, WatchedEvent,
+};
 
 pub use crate::proto::{
     Acl, AddWatchMode, ClientInfo, CreateMode, EventType, Id, KeeperState, Perms, Stat, WatcherType,

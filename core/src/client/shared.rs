@@ -8,7 +8,24 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use super::state::{SessionInfo, SessionState};
-use super::watcher::{DropNotice, WatchRegistry};
+use super::watcher::{DropNotice, SinkEvent, WatchRegistry};
+
+/// Who hears of state changes: a [`StateWatcher`](super::StateWatcher)
+/// or a [`WatchSink`](super::WatchSink).
+#[derive(Debug)]
+enum StateSubscriber {
+    Watcher(mpsc::UnboundedSender<SessionState>),
+    Sink(mpsc::UnboundedSender<SinkEvent>),
+}
+
+impl StateSubscriber {
+    fn send(&self, state: SessionState) -> bool {
+        match self {
+            StateSubscriber::Watcher(tx) => tx.send(state).is_ok(),
+            StateSubscriber::Sink(tx) => tx.send(SinkEvent::State(state)).is_ok(),
+        }
+    }
+}
 use crate::error::Error;
 
 /// Held behind an `Arc` by every handle, watcher and the session task.
@@ -21,7 +38,7 @@ pub(crate) struct Shared {
     /// Current state, for `Client::state` and `connect`.
     pub(crate) state: watch::Sender<SessionState>,
     /// Every `StateWatcher`, each fed every transition.
-    state_subscribers: Mutex<Vec<mpsc::UnboundedSender<SessionState>>>,
+    state_subscribers: Mutex<Vec<StateSubscriber>>,
     /// Session id, password and negotiated timeout, set by the session task.
     pub(crate) session: Mutex<SessionInfo>,
     /// Highest zxid seen in a reply.
@@ -69,7 +86,7 @@ impl Shared {
             return;
         }
         self.state.send_replace(state);
-        subscribers.retain(|tx| tx.send(state).is_ok());
+        subscribers.retain(|subscriber| subscriber.send(state));
         if state.is_terminal() {
             subscribers.clear();
         }
@@ -80,9 +97,26 @@ impl Shared {
         let (tx, rx) = mpsc::unbounded_channel();
         let current = self.state();
         if !current.is_terminal() {
-            subscribers.push(tx);
+            subscribers.push(StateSubscriber::Watcher(tx));
         }
         (rx, current)
+    }
+
+    /// A new sink, subscribed to state changes; with the state now.
+    pub(crate) fn subscribe_sink(
+        &self,
+    ) -> (
+        mpsc::UnboundedSender<SinkEvent>,
+        mpsc::UnboundedReceiver<SinkEvent>,
+        SessionState,
+    ) {
+        let mut subscribers = lock(&self.state_subscribers);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let current = self.state();
+        if !current.is_terminal() {
+            subscribers.push(StateSubscriber::Sink(tx.clone()));
+        }
+        (tx, rx, current)
     }
 
     pub(crate) fn session(&self) -> SessionInfo {

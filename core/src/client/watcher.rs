@@ -104,6 +104,13 @@ impl WatchKind {
 pub(crate) enum WatchSender {
     Oneshot(oneshot::Sender<WatchedEvent>),
     Persistent(mpsc::UnboundedSender<WatchedEvent>),
+    /// Into a [`WatchSink`], tagged with the watch's id; `persistent`
+    /// says whether it stays after firing.
+    Sink {
+        id: u64,
+        persistent: bool,
+        tx: mpsc::UnboundedSender<SinkEvent>,
+    },
 }
 
 impl WatchSender {
@@ -111,8 +118,55 @@ impl WatchSender {
         match self {
             WatchSender::Oneshot(tx) => tx.is_closed(),
             WatchSender::Persistent(tx) => tx.is_closed(),
+            WatchSender::Sink { tx, .. } => tx.is_closed(),
         }
     }
+
+    /// Delivers an event that ends or fires this watcher (one-shot
+    /// firing, removal, session end).
+    fn send_final(self, event: &WatchedEvent) {
+        match self {
+            WatchSender::Oneshot(tx) => {
+                let _ = tx.send(event.clone());
+            }
+            WatchSender::Persistent(tx) => {
+                let _ = tx.send(event.clone());
+            }
+            WatchSender::Sink { id, tx, .. } => {
+                let _ = tx.send(SinkEvent::Watch {
+                    id,
+                    event: event.clone(),
+                });
+            }
+        }
+    }
+}
+
+/// What a [`WatchSink`] receives: every event of the watches set into it
+/// and every session state change, in the one order the client's session
+/// task produced them (a watch event before the reply of any later
+/// request, a state change between the events around it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkEvent {
+    /// The session changed state.
+    State(SessionState),
+    /// Watch `id` fired (or ended: [`WatchedEvent::is_terminal`]).
+    Watch {
+        /// The id the `*_into` call returned.
+        id: u64,
+        /// What happened.
+        event: WatchedEvent,
+    },
+}
+
+/// One ordered channel for many watches and the session's states, for a
+/// consumer that must see them in a single order (the embedding layer's
+/// per-client event queue). Made by [`Client::watch_sink`](super::Client::watch_sink);
+/// watches go into it with `get_and_watch_data_into` and `add_watch_into`
+/// and leave it with `remove_sink_watch`.
+#[derive(Debug, Clone)]
+pub struct WatchSink {
+    pub(crate) tx: mpsc::UnboundedSender<SinkEvent>,
 }
 
 /// A watch to register when its request succeeds.
@@ -168,6 +222,23 @@ impl WatchRegistry {
             .push((registration.id, registration.sender));
     }
 
+    /// Forgets watcher `id` wherever it is registered; returns its path
+    /// and kind, if it was.
+    pub(crate) fn unregister_id(&mut self, id: u64) -> Option<(String, WatchKind)> {
+        let key = self
+            .entries
+            .iter()
+            .find(|(_, list)| list.iter().any(|(i, _)| *i == id))
+            .map(|(key, _)| key.clone())?;
+        if let Some(list) = self.entries.get_mut(&key) {
+            list.retain(|(i, tx)| *i != id && !tx.is_closed());
+            if list.is_empty() {
+                self.entries.remove(&key);
+            }
+        }
+        Some(key)
+    }
+
     /// Forgets watcher `id`; returns whether live watchers of `kind` remain
     /// on `path`.
     pub(crate) fn unregister(&mut self, path: &str, kinds: &[WatchKind], id: u64) {
@@ -200,7 +271,17 @@ impl WatchRegistry {
         if let Some(list) = self.entries.get_mut(&key) {
             list.retain(|(_, tx)| match tx {
                 WatchSender::Persistent(tx) => tx.send(event.clone()).is_ok(),
-                WatchSender::Oneshot(_) => false,
+                WatchSender::Sink {
+                    id,
+                    persistent: true,
+                    tx,
+                } => tx
+                    .send(SinkEvent::Watch {
+                        id: *id,
+                        event: event.clone(),
+                    })
+                    .is_ok(),
+                WatchSender::Oneshot(_) | WatchSender::Sink { .. } => false,
             });
             if list.is_empty() {
                 self.entries.remove(&key);
@@ -229,8 +310,15 @@ impl WatchRegistry {
             _ => return,
         }
         for (_, tx) in fired {
-            if let WatchSender::Oneshot(tx) = tx {
-                let _ = tx.send(event.clone());
+            if matches!(
+                tx,
+                WatchSender::Oneshot(_)
+                    | WatchSender::Sink {
+                        persistent: false,
+                        ..
+                    }
+            ) {
+                tx.send_final(event);
             }
         }
         self.send_persistent(path, WatchKind::Persistent, event);
@@ -265,14 +353,7 @@ impl WatchRegistry {
                 path: path.to_owned(),
             };
             for (_, tx) in self.take(path, kind) {
-                match tx {
-                    WatchSender::Oneshot(tx) => {
-                        let _ = tx.send(event.clone());
-                    }
-                    WatchSender::Persistent(tx) => {
-                        let _ = tx.send(event.clone());
-                    }
-                }
+                tx.send_final(&event);
             }
         }
     }
@@ -282,14 +363,7 @@ impl WatchRegistry {
         let event = WatchedEvent::session_end(state);
         for (_, list) in self.entries.drain() {
             for (_, tx) in list {
-                match tx {
-                    WatchSender::Oneshot(tx) => {
-                        let _ = tx.send(event.clone());
-                    }
-                    WatchSender::Persistent(tx) => {
-                        let _ = tx.send(event.clone());
-                    }
-                }
+                tx.send_final(&event);
             }
         }
     }

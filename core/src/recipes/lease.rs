@@ -46,15 +46,36 @@ pub enum LostReason {
 /// timeout): watch [`Client::state_watcher`] to pause work then, as
 /// Curator's `SUSPENDED` advises, and rely on the fencing token for safety.
 ///
-/// **Release.** [`release`](Lease::release) deletes the node. Dropping an
-/// unreleased lease deletes it too, from a task spawned on the current
-/// tokio runtime (best effort; without a runtime the node stays until
-/// the session ends).
+/// **Release.** [`release`](Lease::release) deletes the node; after the
+/// grant was lost it still succeeds, reporting [`Released::AlreadyLost`]
+/// (a `with` block or a `finally` need not tell the two apart). Dropping
+/// an unreleased lease deletes the node too, from a task spawned on the
+/// runtime the lease was granted on (captured then), so dropping it on
+/// any thread releases it: a Python finaliser, a C `free`, a Node
+/// garbage collection, a plain thread with no runtime.
 pub struct Lease {
     client: Client,
     path: String,
     token: i64,
     released: bool,
+    /// The runtime the grant was made on, to release from on drop.
+    runtime: Option<tokio::runtime::Handle>,
+    /// Set while this lease lives, for the lock object that granted it
+    /// (re-acquiring a held lock fails at once).
+    held: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// The process the lease was granted in: a copy inherited by a forked
+    /// child must not spawn onto the parent's runtime when dropped.
+    pid: u32,
+}
+
+/// What [`Lease::release`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Released {
+    /// The grant's node was deleted: released now.
+    Deleted,
+    /// The grant had already been lost (its node deleted, or the session
+    /// ended and took it); nothing was left to release.
+    AlreadyLost(LostReason),
 }
 
 impl fmt::Debug for Lease {
@@ -73,7 +94,44 @@ impl Lease {
             path,
             token: czxid,
             released: false,
+            runtime: tokio::runtime::Handle::try_current().ok(),
+            held: None,
+            pid: std::process::id(),
         }
+    }
+
+    /// Marks `held` until this lease is released or dropped.
+    pub(crate) fn holding(mut self, held: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Lease {
+        held.store(true, std::sync::atomic::Ordering::Release);
+        self.held = Some(held);
+        self
+    }
+
+    /// A lease on a node this session already owns, found by path (after
+    /// resuming a session in another process, say): the node must exist
+    /// and its ephemeral owner must be this client's session. Its release
+    /// and loss work as for a lease granted here.
+    pub async fn adopt(client: &Client, path: &str) -> Result<Lease> {
+        let stat = client.exists(path).await?.ok_or_else(|| Error::NoNode {
+            path: path.to_owned(),
+        })?;
+        if stat.ephemeral_owner == 0 || stat.ephemeral_owner != client.session().id {
+            return Err(Error::BadArguments {
+                reason: format!(
+                    "{path} is not an ephemeral node of this session (owner {:#x})",
+                    stat.ephemeral_owner
+                ),
+            });
+        }
+        Ok(Lease::new(client.clone(), path.to_owned(), stat.czxid))
+    }
+
+    /// A future that resolves when the grant is lost (as
+    /// [`lost`](Lease::lost)) but borrows nothing, to run on its own task
+    /// (the embedding layer turns it into an event).
+    pub fn loss(&self) -> impl std::future::Future<Output = LostReason> + Send + 'static {
+        let (client, path) = (self.client.clone(), self.path.clone());
+        async move { lost(&client, &path).await }
     }
 
     /// The node that holds the grant (e.g. `/locks/a/_c_<uuid>-lock-0000000003`).
@@ -100,25 +158,91 @@ impl Lease {
     }
 
     /// Releases the grant: deletes the node (retrying after connection
-    /// losses; a node already gone is success).
-    pub async fn release(mut self) -> Result<()> {
+    /// losses). A grant already lost (node gone, session ended) is not an
+    /// error: [`Released::AlreadyLost`] says so. Errors are left for what
+    /// leaves the node in place (e.g. `NoAuth`, or connection losses past
+    /// the retries while the session lives).
+    ///
+    /// Cancel-safe: if this future is dropped before the delete is known
+    /// done, the lease's drop deletes the node (from a task), as for an
+    /// unreleased lease.
+    pub async fn release(mut self) -> Result<Released> {
+        self.clear_held();
+        let outcome = self.delete().await;
         self.released = true;
-        delete_quietly(&self.client, &self.path).await
+        outcome
     }
+
+    async fn delete(&self) -> Result<Released> {
+        let state = self.client.state();
+        if state.is_terminal() {
+            return Ok(Released::AlreadyLost(LostReason::SessionEnded(state)));
+        }
+        match self.client.delete(&self.path, None).await {
+            Ok(()) => return Ok(Released::Deleted),
+            Err(Error::NoNode { .. }) => return Ok(Released::AlreadyLost(LostReason::NodeDeleted)),
+            Err(err) if is_session_end(&err) => {
+                return Ok(Released::AlreadyLost(LostReason::SessionEnded(ended_by(
+                    &err,
+                ))))
+            }
+            Err(_) => {}
+        }
+        // A transient failure: retry until deleted or known gone.
+        match delete_quietly(&self.client, &self.path).await {
+            Ok(()) => Ok(Released::Deleted),
+            Err(err) if is_session_end(&err) => Ok(Released::AlreadyLost(
+                LostReason::SessionEnded(ended_by(&err)),
+            )),
+            Err(err) => Err(err),
+        }
+    }
+
+    fn clear_held(&mut self) {
+        if let Some(held) = self.held.take() {
+            held.store(false, std::sync::atomic::Ordering::Release);
+        }
+    }
+}
+
+/// Whether an error means the session is over (its ephemerals with it).
+fn is_session_end(err: &Error) -> bool {
+    matches!(
+        err,
+        Error::SessionExpired | Error::ClientClosed | Error::AuthFailed
+    )
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        if self.pid != std::process::id() {
+            // Inherited across fork(): the runtime, the session and the
+            // node are the parent's. Touch none of them.
+            if let Some(runtime) = self.runtime.take() {
+                std::mem::forget(runtime);
+            }
+            std::mem::forget(self.client.clone());
+            return;
+        }
+        self.clear_held();
         if self.released {
             return;
         }
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let client = self.client.clone();
-            let path = std::mem::take(&mut self.path);
-            runtime.spawn(async move {
-                let _ = delete_quietly(&client, &path).await;
-            });
-        }
+        // The runtime the grant was made on, else the caller's: a lease
+        // dropped on a thread with no runtime still releases.
+        let Some(runtime) = self
+            .runtime
+            .take()
+            .or_else(|| tokio::runtime::Handle::try_current().ok())
+        else {
+            tracing::debug!(path = %self.path, "lease dropped with no runtime; the node stays until the session ends");
+            return;
+        };
+        let client = self.client.clone();
+        let path = std::mem::take(&mut self.path);
+        runtime.spawn(async move {
+            let _ = delete_quietly(&client, &path).await;
+        });
     }
 }
 

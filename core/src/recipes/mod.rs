@@ -32,14 +32,20 @@
 //! itself by `tests/tests/recipe_curator.rs` (Java and Rust on the same
 //! paths). Differences from Curator: locks are not reentrant (a lock
 //! belongs to a session, and async code has no thread to key reentrancy
-//! on); a [`Membership`] member is not recreated after its session expires
+//! on; acquiring again through a lock object that holds its lease fails at
+//! once with [`Error::LockHeld`](crate::Error::LockHeld)); a [`Membership`]
+//! member is recreated while its session lives but not after it expires
 //! (Curator's `PersistentNode` is); the client does not replace an expired
 //! session, so long-lived recipes end with it.
 //!
-//! [`LeaderLatch`], [`TreeCache`] and [`Partitioner`] run a background task
-//! on the tokio runtime that starts them; the others run only inside the
-//! caller's futures, and dropping such a future withdraws (its waiting
-//! node is deleted from a spawned task).
+//! [`LeaderLatch`], [`TreeCache`], [`Partitioner`] and a [`Member`] run a
+//! background task on the tokio runtime that starts them; the others run
+//! only inside the caller's futures. **Cancellation**: dropping such a
+//! future at any point withdraws cleanly: a contender create still in
+//! flight is looked up by its protected name and deleted, a waiting node
+//! is deleted, a granted [`Lease`] dropped on any thread is released on
+//! the runtime it was granted on, and an item a dropped [`Queue::take`]
+//! had claimed is kept for the queue's next take (never lost).
 //!
 //! While the client is `Disconnected`, a holder cannot know whether its
 //! session, and so its grant, survives: Curator calls this `SUSPENDED`.
@@ -69,7 +75,7 @@ pub use double_barrier::{DoubleBarrier, READY_NODE};
 
 pub use election::{Election, LeaderObserver, Participant};
 pub use leader_latch::{LatchState, LeaderLatch, LATCH_NAME};
-pub use lease::{Lease, LostReason};
+pub use lease::{Lease, LostReason, Released};
 pub use membership::{Member, Members, Membership, MembershipWatcher};
 pub use mutex::{Mutex, LOCK_NAME};
 pub use partitioner::{Partitioner, CLAIMS_NODE, MEMBERS_NODE};

@@ -2,8 +2,11 @@
 
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use crate::client::Client;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 use super::lease::Lease;
 use super::lock_queue::{Grant, LockQueue};
@@ -21,10 +24,14 @@ pub const LOCK_NAME: &str = "lock-";
 /// `new InterProcessMutex(client, path).acquire()` queues in the same line.
 ///
 /// The lock is held by the *session*, not by a task: it is not
-/// reentrant (a second [`acquire`](Mutex::acquire) through the same
-/// session waits behind the first, forever if the first is never
-/// released). Each grant is a [`Lease`] with a fencing token (the node's
-/// czxid) and a [`lost`](Lease::lost) signal.
+/// reentrant. A second [`acquire`](Mutex::acquire) through the same
+/// `Mutex` object (or a clone) while a lease it granted is alive fails at
+/// once with [`Error::LockHeld`](crate::Error::LockHeld) rather than
+/// waiting behind its own node forever (Curator's `InterProcessMutex` is
+/// reentrant per thread instead; async code has no thread to key on).
+/// Another `Mutex` object on the same session and path still queues
+/// behind the first. Each grant is a [`Lease`] with a fencing token (the
+/// node's czxid) and a [`lost`](Lease::lost) signal.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -47,7 +54,9 @@ pub const LOCK_NAME: &str = "lock-";
 ///
 /// // Or give up after a while:
 /// match mutex.try_acquire(Duration::from_secs(5)).await? {
-///     Some(lease) => lease.release().await?,
+///     Some(lease) => {
+///         lease.release().await?;
+///     }
 ///     None => eprintln!("busy"),
 /// }
 /// # Ok(()) }
@@ -56,6 +65,10 @@ pub const LOCK_NAME: &str = "lock-";
 pub struct Mutex {
     queue: LockQueue,
     data: Vec<u8>,
+    /// For an exclusive lock: set while a lease this object (or a clone)
+    /// granted lives. `None` where one object may hold several grants
+    /// (read locks, a semaphore's inner lock used by concurrent acquires).
+    held: Option<Arc<AtomicBool>>,
 }
 
 impl Mutex {
@@ -79,6 +92,7 @@ impl Mutex {
                 grant,
             },
             data: Vec::new(),
+            held: (grant == Grant::FirstN(1)).then(|| Arc::new(AtomicBool::new(false))),
         }
     }
 
@@ -108,18 +122,24 @@ impl Mutex {
     pub async fn acquire(&self) -> Result<Lease> {
         // Without a deadline the queue never gives up, so `None` cannot
         // come back; map it to a timeout rather than panic regardless.
-        self.queue
+        self.check_not_held()?;
+        let lease = self
+            .queue
             .acquire(&self.data, None)
             .await?
-            .ok_or(crate::Error::Timeout)
+            .ok_or(crate::Error::Timeout)?;
+        Ok(self.mark_held(lease))
     }
 
     /// As [`acquire`](Mutex::acquire), giving up after `timeout`
     /// (`Ok(None)`, the waiting node removed).
     pub async fn try_acquire(&self, timeout: Duration) -> Result<Option<Lease>> {
-        self.queue
+        self.check_not_held()?;
+        let lease = self
+            .queue
             .acquire(&self.data, Some(Instant::now() + timeout))
-            .await
+            .await?;
+        Ok(lease.map(|lease| self.mark_held(lease)))
     }
 
     /// The full paths of the contenders' nodes, holder first (Curator's
@@ -130,5 +150,34 @@ impl Mutex {
             .iter()
             .map(|c| super::protected::join(&self.queue.path, c))
             .collect())
+    }
+
+    /// Fails at once if a lease of this lock object is alive: waiting
+    /// behind our own node would never end.
+    fn check_not_held(&self) -> Result<()> {
+        if self
+            .held
+            .as_ref()
+            .is_some_and(|h| h.load(Ordering::Acquire))
+        {
+            return Err(Error::LockHeld {
+                path: self.queue.path.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn mark_held(&self, lease: Lease) -> Lease {
+        match &self.held {
+            Some(held) => lease.holding(Arc::clone(held)),
+            None => lease,
+        }
+    }
+
+    /// This lock without the re-acquire check, for a semaphore whose one
+    /// object serves concurrent acquires through it.
+    pub(crate) fn without_held_check(mut self) -> Mutex {
+        self.held = None;
+        self
     }
 }

@@ -205,10 +205,24 @@ pub async fn create_protected(
     let node = protected_name(&uuid, name);
     let path = join(parent, &node);
     let options = CreateOptions::new(mode);
+    // If this future is dropped while a create may be in flight (a
+    // cancelled acquire, campaign or start), the guard removes whatever
+    // the create made: no orphan node is left to block a lock.
+    let guard = PendingCreate {
+        client,
+        parent,
+        uuid: &uuid,
+        mode,
+        runtime: tokio::runtime::Handle::try_current().ok(),
+        armed: true,
+    };
     let mut attempt = 0;
     loop {
         let err = match client.create(&path, data, &options).await {
-            Ok(created) => return Ok(created),
+            Ok(created) => {
+                guard.disarm();
+                return Ok(created);
+            }
             Err(err) => err,
         };
         match err {
@@ -221,12 +235,72 @@ pub async fn create_protected(
                 wait_connected(client).await?;
                 if let Some(found) = find_protected(client, parent, &uuid, mode).await? {
                     tracing::debug!(path = %found.0, "protected create was applied before the connection loss");
+                    guard.disarm();
                     return Ok(found);
                 }
             }
-            err => return Err(err),
+            // Failed for certain (or gave up after a transient error the
+            // guard's cleanup still covers: the node may exist).
+            err if is_transient(&err) => return Err(err),
+            err => {
+                guard.disarm();
+                return Err(err);
+            }
         }
         attempt += 1;
+    }
+}
+
+/// A protected create that has not returned: dropped armed (the future
+/// cancelled, or given up after a connection loss), it spawns a task that
+/// waits for the connection, looks the create's uuid up under the parent
+/// and deletes the node if the create was applied. The client answers
+/// requests in order, so that lookup is answered after the create.
+struct PendingCreate<'a> {
+    client: &'a Client,
+    parent: &'a str,
+    uuid: &'a str,
+    mode: CreateMode,
+    runtime: Option<tokio::runtime::Handle>,
+    armed: bool,
+}
+
+impl PendingCreate<'_> {
+    /// The create's outcome is known and the caller owns any node made.
+    fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for PendingCreate<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        let Some(runtime) = self.runtime.take() else {
+            return;
+        };
+        let (client, parent, uuid, mode) = (
+            self.client.clone(),
+            self.parent.to_owned(),
+            self.uuid.to_owned(),
+            self.mode,
+        );
+        runtime.spawn(async move {
+            let outcome = async {
+                wait_connected(&client).await?;
+                if let Some((path, _)) = find_protected(&client, &parent, &uuid, mode).await? {
+                    tracing::debug!(%path, "removing the node of a cancelled protected create");
+                    delete_quietly(&client, &path).await?;
+                }
+                Ok::<(), Error>(())
+            };
+            if let Err(err) = outcome.await {
+                // The session ended (taking ephemerals with it) or the
+                // client gave up: nothing more can be done from here.
+                tracing::debug!(error = %err, %parent, "cleanup of a cancelled protected create failed");
+            }
+        });
     }
 }
 

@@ -2,6 +2,7 @@
 //! layout.
 
 use std::collections::VecDeque;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::client::{Client, CreateOptions};
@@ -77,11 +78,85 @@ pub fn decode_items(data: &[u8]) -> Result<Vec<Vec<u8>>> {
 ///
 /// A node put by Curator's `putMulti` holds several items; `take` returns
 /// them one by one (the rest wait in this `Queue` value).
+///
+/// **Cancellation.** Dropping a `take` future never loses an item: the
+/// claim (the delete) runs on its own task, and an item it claimed after
+/// the take was dropped waits in this `Queue` value for its next take. If
+/// the `Queue` itself is dropped with such items (or a claim completes
+/// after that), they are put back at the queue's tail, so a consumer
+/// elsewhere gets them (out of order, never lost). A `put` that fails with
+/// a connection loss or a timeout is not retried: a sequential create
+/// cannot be looked up (Curator's queue names have no protection), so the
+/// item may or may not be in the queue; the error says so
+/// ([`Error::outcome_unknown`]).
 #[derive(Debug)]
 pub struct Queue {
     client: Client,
     path: String,
-    pending: std::sync::Mutex<VecDeque<Vec<u8>>>,
+    pending: Arc<Stash>,
+    /// The runtime the first take ran on, to put stashed items back from
+    /// when the queue is dropped.
+    runtime: OnceLock<tokio::runtime::Handle>,
+}
+
+/// Items claimed but not yet returned by a take.
+#[derive(Debug, Default)]
+struct Stash {
+    /// The items, and whether the `Queue` is gone (then claims that
+    /// complete put their items back instead).
+    items: std::sync::Mutex<(VecDeque<Vec<u8>>, bool)>,
+    /// Signalled when a claim stashes items: a take waiting for the queue
+    /// to change must also wake for them (the delete's watch event comes
+    /// before the claim's reply, so the node is gone before the item is
+    /// stashed).
+    stashed: tokio::sync::Notify,
+}
+
+impl Stash {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (VecDeque<Vec<u8>>, bool)> {
+        self.items.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Puts `items` back at the tail of the queue at `path`, one node each
+/// (best effort: logged if it fails).
+async fn put_back(client: Client, path: String, items: Vec<Vec<u8>>) {
+    let node = join(&path, QUEUE_ITEM_NAME);
+    let options = CreateOptions::new(CreateMode::PersistentSequential);
+    for item in items {
+        if let Err(err) = client
+            .create(&node, &encode_items(&[&item]), &options)
+            .await
+        {
+            tracing::error!(error = %err, %path, "could not put a claimed item back into the queue");
+        }
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        let items: Vec<Vec<u8>> = {
+            let mut stash = self.pending.lock();
+            stash.1 = true;
+            stash.0.drain(..).collect()
+        };
+        if items.is_empty() {
+            return;
+        }
+        let runtime = self
+            .runtime
+            .get()
+            .cloned()
+            .or_else(|| tokio::runtime::Handle::try_current().ok());
+        match runtime {
+            Some(runtime) => {
+                runtime.spawn(put_back(self.client.clone(), self.path.clone(), items));
+            }
+            None => {
+                tracing::error!(items = items.len(), path = %self.path, "queue dropped with claimed items and no runtime to put them back")
+            }
+        }
+    }
 }
 
 impl Queue {
@@ -90,7 +165,8 @@ impl Queue {
         Queue {
             client: client.clone(),
             path: path.to_owned(),
-            pending: std::sync::Mutex::new(VecDeque::new()),
+            pending: Arc::new(Stash::default()),
+            runtime: OnceLock::new(),
         }
     }
 
@@ -172,10 +248,7 @@ impl Queue {
     }
 
     fn pop_pending(&self) -> Option<Vec<u8>> {
-        self.pending
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pop_front()
+        self.pending.lock().0.pop_front()
     }
 
     async fn item_nodes(
@@ -220,45 +293,98 @@ impl Queue {
                         Err(Error::NoNode { .. }) => continue,
                         Err(err) => return Err(err),
                     };
-                if self.claim(&path, stat.version).await? {
-                    let mut items: VecDeque<Vec<u8>> = decode_items(&data)?.into();
-                    let first = items.pop_front();
-                    self.pending
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .extend(items);
-                    match first {
-                        Some(item) => return Ok(Some(item)),
-                        None => continue,
+                // The claim runs on its own task, so that dropping this
+                // future while the delete is in flight loses nothing: a
+                // claimed item lands in the stash whatever happens here.
+                let runtime = self
+                    .runtime
+                    .get_or_init(tokio::runtime::Handle::current)
+                    .clone();
+                let claim = runtime.spawn(claim_into_stash(
+                    self.client.clone(),
+                    self.path.clone(),
+                    path,
+                    stat.version,
+                    data,
+                    Arc::clone(&self.pending),
+                ));
+                let claimed = claim
+                    .await
+                    .unwrap_or_else(|e| Err(Error::Protocol(format!("queue claim task: {e}"))))?;
+                if claimed {
+                    if let Some(item) = self.pop_pending() {
+                        return Ok(Some(item));
                     }
                 }
             }
             let Some(watcher) = watcher else {
-                return Ok(None);
+                return Ok(self.pop_pending());
             };
-            if !wait_for_watch(&self.client, watcher, deadline).await? {
-                return Ok(None);
+            tokio::select! {
+                fired = wait_for_watch(&self.client, watcher, deadline) => {
+                    if !fired? {
+                        // A claim may have stashed an item meanwhile.
+                        return Ok(self.pop_pending());
+                    }
+                }
+                // A claim (of a cancelled take) stashed items: look again.
+                () = self.pending.stashed.notified() => {}
             }
         }
     }
+}
 
-    /// Deletes an item node at the version read: `true` if this consumer
-    /// removed it.
-    async fn claim(&self, path: &str, version: i32) -> Result<bool> {
-        let mut attempt = 0;
-        loop {
-            match self.client.delete(path, Some(version)).await {
-                Ok(()) => return Ok(true),
-                Err(Error::NoNode { .. }) | Err(Error::BadVersion { .. }) => return Ok(false),
-                Err(err) if is_transient(&err) && attempt < RETRIES_MAX => {
-                    // If our delete was applied, the retry finds no node
-                    // and the item would be lost to everyone: ZooKeeper
-                    // cannot tell us. Count it as not ours, like Curator.
-                    attempt += 1;
-                    wait_connected(&self.client).await?;
-                }
-                Err(err) => return Err(err),
+/// Claims the item node at `path` (see [`claim`]) and, if this consumer
+/// got it, stashes its items for the queue's next take, or puts them back
+/// at the tail if the queue is gone. A claimed node that is not in
+/// Curator's framing is removed and reported as an error (as before: a
+/// malformed node must not block the queue).
+async fn claim_into_stash(
+    client: Client,
+    queue_path: String,
+    path: String,
+    version: i32,
+    data: Vec<u8>,
+    stash: Arc<Stash>,
+) -> Result<bool> {
+    if !claim(&client, &path, version).await? {
+        return Ok(false);
+    }
+    let items = decode_items(&data)?;
+    let orphaned = {
+        let mut stash = stash.lock();
+        if stash.1 {
+            Some(items)
+        } else {
+            stash.0.extend(items);
+            None
+        }
+    };
+    if orphaned.is_none() {
+        stash.stashed.notify_one();
+    }
+    if let Some(items) = orphaned {
+        put_back(client, queue_path, items).await;
+    }
+    Ok(true)
+}
+
+/// Deletes an item node at the version read: `true` if this consumer
+/// removed it.
+async fn claim(client: &Client, path: &str, version: i32) -> Result<bool> {
+    let mut attempt = 0;
+    loop {
+        match client.delete(path, Some(version)).await {
+            Ok(()) => return Ok(true),
+            Err(Error::NoNode { .. }) | Err(Error::BadVersion { .. }) => return Ok(false),
+            Err(err) if is_transient(&err) && attempt < RETRIES_MAX => {
+                // If our delete was applied, the retry finds no node
+                // and the item would be lost to everyone: ZooKeeper
+                // cannot tell us. Count it as not ours, like Curator.
+                attempt += 1;
+                wait_connected(client).await?;
             }
+            Err(err) => return Err(err),
         }
     }
 }

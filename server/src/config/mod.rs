@@ -96,7 +96,7 @@ impl Default for Config {
             tick_time_ms: TICK_TIME_MS_DEFAULT,
             min_session_timeout_ms: None,
             max_session_timeout_ms: None,
-            max_packet_bytes: corral::proto::PACKET_BYTES_MAX_DEFAULT,
+            max_packet_bytes: corral_wire::proto::PACKET_BYTES_MAX_DEFAULT,
             max_client_connections: 60,
             four_letter_words: vec!["*".to_string()],
             super_digest: None,

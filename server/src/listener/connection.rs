@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use corral::proto::{
+use corral_wire::proto::{
     decode_request, encode_frame, ConnectRequest, ConnectResponse, DecodeError, ErrorCode,
     FrameDecoder, Id, Reader, Record,
 };

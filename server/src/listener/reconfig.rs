@@ -8,7 +8,7 @@
 
 use std::fmt::Write;
 
-use corral::proto::{ErrorCode, GetDataResponse, Perms, ReconfigRequest, Response, Stat};
+use corral_wire::proto::{ErrorCode, GetDataResponse, Perms, ReconfigRequest, Response, Stat};
 
 use crate::raft::{MembershipChange, NewMember, Status};
 use crate::state::Server;
@@ -118,7 +118,7 @@ pub fn plan(request: &ReconfigRequest, status: &Status) -> Result<MembershipChan
 pub async fn reconfig(
     server: &Server,
     request: &ReconfigRequest,
-    auth: &[corral::proto::Id],
+    auth: &[corral_wire::proto::Id],
     is_super: bool,
 ) -> Result<Response, ErrorCode> {
     if !server.config.is_ensemble() {

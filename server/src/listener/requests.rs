@@ -4,8 +4,8 @@
 //! ZooKeeper 3.8's `FinalRequestProcessor` answers them.
 
 use bytes::Bytes;
-use corral::path::validate_path;
-use corral::proto::{
+use corral_wire::path::validate_path;
+use corral_wire::proto::{
     Acl, AddWatchMode, ClientInfo, Create2Response, CreateMode, CreateResponse, ErrorCode,
     EventType, ExistsResponse, GetAclResponse, GetAllChildrenNumberResponse, GetChildren2Response,
     GetChildrenResponse, GetDataResponse, GetEphemeralsResponse, Id, MultiOp, MultiResult, OpCode,
@@ -65,7 +65,7 @@ pub enum Kind {
     /// Answered here.
     Local(LocalOp),
     /// A membership change, carried out between this session's requests.
-    Reconfig(corral::proto::ReconfigRequest),
+    Reconfig(corral_wire::proto::ReconfigRequest),
 }
 
 /// Decide where a request goes; writes are turned into transactions.
@@ -523,7 +523,7 @@ impl<'a> Reads<'a> {
         &mut self,
         path: &str,
         watch: bool,
-    ) -> Result<(Option<Vec<u8>>, corral::proto::Stat), ErrorCode> {
+    ) -> Result<(Option<Vec<u8>>, corral_wire::proto::Stat), ErrorCode> {
         let node = self.readable(path, watch.then_some(WatchKind::Data))?;
         if path == reconfig::CONFIG_PATH {
             return Ok(reconfig::client_view(self.server, node));
@@ -535,7 +535,7 @@ impl<'a> Reads<'a> {
         &mut self,
         path: &str,
         watch: bool,
-    ) -> Result<(Vec<String>, corral::proto::Stat), ErrorCode> {
+    ) -> Result<(Vec<String>, corral_wire::proto::Stat), ErrorCode> {
         let node = self.readable(path, watch.then_some(WatchKind::Child))?;
         Ok((node.children().map(str::to_string).collect(), node.stat()))
     }
@@ -734,7 +734,7 @@ mod tests {
         let shape = ReplyShape::Multi(vec![OpCode::Create, OpCode::Delete, OpCode::SetData]);
         let (frame, close) = write_reply(3, &out, &shape);
         assert!(!close);
-        let (header, body) = corral::proto::decode_reply_header(&frame[4..]).unwrap();
+        let (header, body) = corral_wire::proto::decode_reply_header(&frame[4..]).unwrap();
         assert_eq!((header.xid, header.zxid, header.err), (3, 7, 0));
         let resp = Response::decode(OpCode::Multi, body).unwrap();
         assert_eq!(

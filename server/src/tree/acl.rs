@@ -7,7 +7,7 @@
 //! server's read path alike.
 
 use base64::Engine as _;
-use corral::proto::{Acl, ErrorCode, Id};
+use corral_wire::proto::{Acl, ErrorCode, Id};
 use sha1::{Digest as _, Sha1};
 use std::net::Ipv6Addr;
 
@@ -215,7 +215,7 @@ fn parse_java_octet(part: &str) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use corral::proto::Perms;
+    use corral_wire::proto::Perms;
 
     fn acl(perms: i32, scheme: &str, id: &str) -> Acl {
         Acl {

@@ -15,8 +15,8 @@
 
 use super::ephemeral_type::EphemeralType;
 use super::node::{Node, StatPersisted};
-use corral::path;
-use corral::proto::{Acl, Stat};
+use corral_wire::path;
+use corral_wire::proto::{Acl, Stat};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 

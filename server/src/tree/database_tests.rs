@@ -3,7 +3,7 @@
 use super::*;
 use crate::tree::acl::digest_id;
 use crate::tree::ephemeral_type::TTL_MAX_MS;
-use corral::proto::Stat;
+use corral_wire::proto::Stat;
 
 const T0: i64 = 1_700_000_000_000;
 

@@ -1,7 +1,7 @@
 //! One znode as the tree stores it.
 
 use super::ephemeral_type::EphemeralType;
-use corral::proto::{Acl, Stat};
+use corral_wire::proto::{Acl, Stat};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use corral::proto::{EventType, WatcherType};
+use corral_wire::proto::{EventType, WatcherType};
 
 /// Identifies one client connection on this server.
 pub type ConnId = u64;
@@ -171,7 +171,7 @@ impl WatchManager {
         // deletions below them, never child-list changes.
         if self.recursive_count > 0 && event != EventType::NodeChildrenChanged {
             let mut ancestor = path;
-            while let Some(parent) = corral::path::parent(ancestor) {
+            while let Some(parent) = corral_wire::path::parent(ancestor) {
                 if let Some(conns) = self.by_path.get(parent) {
                     for (&conn, &bits) in conns {
                         if bits & RECURSIVE != 0 && !notified.contains(&conn) {

@@ -1,8 +1,6 @@
 //! Server replies: [`Response`] bodies, multi results, and whole reply and
 //! notification frames.
 
-use serde::{Deserialize, Serialize};
-
 use super::error::DecodeError;
 use super::frame::{finish_frame, start_frame};
 use super::jute::{Reader, Record, Writer};
@@ -12,7 +10,8 @@ use super::types::Stat;
 
 /// A reply body. Which variant answers which request is fixed by the
 /// request's opcode (see [`Response::decode`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Response {
     /// No body: delete, deleteContainer, check (3.9.3+), ping, auth,
     /// setWatches, setWatches2, checkWatches, removeWatches, closeSession.
@@ -60,7 +59,8 @@ pub enum Response {
 /// ops before the failing one report `Error(0)`, the failing op its code and
 /// later ops `Error(-2)` (RUNTIMEINCONSISTENCY); inside multiRead each failed
 /// read is an `Error` on its own.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MultiResult {
     /// create: the created path.
     Create {

@@ -1,8 +1,6 @@
 //! Client requests: one [`Request`] variant per client opcode, with the
 //! multi forms ([`MultiOp`], [`ReadOp`]).
 
-use serde::{Deserialize, Serialize};
-
 use super::error::DecodeError;
 use super::frame::{finish_frame, start_frame};
 use super::jute::{Reader, Record};
@@ -14,7 +12,8 @@ use super::records::*;
 /// Create, create2 and createContainer share `CreateRequest`; delete and
 /// deleteContainer share `DeleteRequest`; ping, whoAmI and closeSession have
 /// no body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Request {
     /// create (1).
     Create(CreateRequest),
@@ -87,7 +86,8 @@ pub enum Request {
 /// gets a plain `create` result (no stat) there, and flags 4 a container
 /// with a create2 result; a server wanting byte-identical replies should
 /// map results from the flags too.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum MultiOp {
     /// create.
     Create(CreateRequest),
@@ -107,7 +107,8 @@ pub enum MultiOp {
 
 /// An op allowed inside `multiRead` (22). The `watch` flags travel on the
 /// wire but ZooKeeper ignores them in multiRead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ReadOp {
     /// getChildren.
     GetChildren(GetChildrenRequest),

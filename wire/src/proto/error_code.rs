@@ -6,7 +6,8 @@ use std::fmt;
 ///
 /// The numbers are ZooKeeper's own; this table is the one every language's
 /// error list is generated from or tested against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[repr(i32)]
 pub enum ErrorCode {
     /// Success.

@@ -1,10 +1,9 @@
 //! The small value types every ZooKeeper record is built from: `Stat`,
 //! `Acl`/`Id`, create modes, permissions, watch and event kinds.
 
-use serde::{Deserialize, Serialize};
-
 /// A znode's metadata, field for field as ZooKeeper's `Stat` record.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Stat {
     /// zxid of the change that created the node.
     pub czxid: i64,
@@ -31,7 +30,8 @@ pub struct Stat {
 }
 
 /// An identity: a scheme and an id within it (`world:anyone`, `digest:u:hash`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Id {
     /// The scheme: `world`, `auth`, `digest`, `ip`, `super`...
     pub scheme: String,
@@ -55,7 +55,8 @@ impl Id {
 }
 
 /// One ACL entry: permissions granted to an identity.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Acl {
     /// Bit set of [`Perms`].
     pub perms: i32,
@@ -109,7 +110,8 @@ impl Perms {
 }
 
 /// How a node is created (`CreateMode`), with ZooKeeper's flag numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum CreateMode {
     /// A node that lives until deleted.
     Persistent,
@@ -183,7 +185,8 @@ impl CreateMode {
 }
 
 /// Watch event types (`Watcher.Event.EventType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum EventType {
     /// A session state change, no node involved.
     None,
@@ -235,7 +238,8 @@ impl EventType {
 }
 
 /// Session states carried in watch events (`Watcher.Event.KeeperState`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum KeeperState {
     /// Disconnected from the server.
     Disconnected,
@@ -283,7 +287,8 @@ impl KeeperState {
 }
 
 /// Watch kinds for removeWatches / checkWatches (`Watcher.WatcherType`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum WatcherType {
     /// Child watches.
     Children,
@@ -323,7 +328,8 @@ impl WatcherType {
 }
 
 /// Modes of addWatch (`AddWatchMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum AddWatchMode {
     /// Fires for data changes, deletion and child changes of one node; stays.
     Persistent,

@@ -7,12 +7,14 @@
 //! - [`Request`] / [`decode_request`] / [`encode_request`]: requests by opcode.
 //! - [`Response`] / [`encode_reply`] / [`encode_notification`]: replies.
 //! - [`FrameDecoder`] / [`encode_frame`]: the 4-byte length framing.
+//! - [`ErrorCode`] and [`ErrorCode::info`]: the error table every language's
+//!   error list comes from (Python, Node and gRPC names, retry advice).
 //!
 //! A server's view of one exchange:
 //!
 //! ```
 //! use bytes::BytesMut;
-//! use corral::proto::*;
+//! use corral_wire::proto::*;
 //!
 //! // What a client sends...
 //! let request = Request::GetData(GetDataRequest { path: "/a".into(), watch: true });
@@ -34,6 +36,7 @@
 
 mod error;
 mod error_code;
+mod error_table;
 mod frame;
 pub mod jute;
 mod opcode;
@@ -47,6 +50,7 @@ mod tests;
 
 pub use error::DecodeError;
 pub use error_code::ErrorCode;
+pub use error_table::{ErrorInfo, GrpcStatus, Retry};
 pub use frame::{encode_frame, FrameDecoder, FrameError, PACKET_BYTES_MAX_DEFAULT};
 pub use jute::{Reader, Record, Writer};
 pub use opcode::*;

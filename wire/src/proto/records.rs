@@ -5,8 +5,6 @@
 //! never writes null. Java's `type` fields are named after what they hold
 //! (`op_code`, `event_type`, `watcher_type`, `auth_type`).
 
-use serde::{Deserialize, Serialize};
-
 use super::error::DecodeError;
 use super::jute::{Reader, Record, Writer};
 use super::types::{Acl, Id, Stat};
@@ -147,7 +145,8 @@ macro_rules! record {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
         pub struct $name {
             $( $(#[$field_meta])* pub $field: $ty, )*
         }
@@ -201,7 +200,8 @@ record! {
 /// became a jute field in 3.9 (ZOOKEEPER-4492); since some clients omit it
 /// (ZOOKEEPER-4814), decoding accepts a body without it (`false`), while
 /// encoding always writes it: 44 or 45 bytes with a 16-byte password.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ConnectRequest {
     /// Always 0 for ZooKeeper clients.
     pub protocol_version: i32,
@@ -244,7 +244,8 @@ impl Record for ConnectRequest {
 ///
 /// As for the request, the trailing `read_only` byte is optional on decode
 /// and always written on encode: 36 or 37 bytes with a 16-byte password.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ConnectResponse {
     /// Always 0.
     pub protocol_version: i32,

@@ -109,9 +109,9 @@ pub fn validate_sequential_path(path: &str) -> Result<(), PathError> {
 /// The parent of a valid path; `None` for the root.
 ///
 /// ```
-/// assert_eq!(corral::path::parent("/a/b"), Some("/a"));
-/// assert_eq!(corral::path::parent("/a"), Some("/"));
-/// assert_eq!(corral::path::parent("/"), None);
+/// assert_eq!(corral_wire::path::parent("/a/b"), Some("/a"));
+/// assert_eq!(corral_wire::path::parent("/a"), Some("/"));
+/// assert_eq!(corral_wire::path::parent("/"), None);
 /// ```
 pub fn parent(path: &str) -> Option<&str> {
     if path == "/" {

@@ -1,7 +1,8 @@
 //! ZooKeeper's request opcodes (`ZooDefs.OpCode`) and reserved xids.
 
 /// A request type as carried in `RequestHeader.type`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[repr(i32)]
 pub enum OpCode {
     /// Watch notification (server to client only, xid -1).
