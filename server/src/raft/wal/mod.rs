@@ -7,7 +7,8 @@
 //!              what was not made durable (tests and the crash simulator)
 //! format.rs    segment header, groups, frames, the recovery scan
 //! meta.rs      vote + purge mark (two pages written in turn), commit hint
-//! store.rs     LogStore: open/recover, append, truncate, purge, spares, cache
+//! spares.rs    spare segment files: zero-filled ahead, or recycled
+//! store.rs     LogStore: open/recover, append, truncate, purge, cache
 //! adapter.rs   openraft's RaftLogReader / RaftLogStorage on LogStore
 //! ```
 //!
@@ -88,6 +89,7 @@ mod format;
 mod meta;
 #[cfg(any(test, feature = "simulation"))]
 pub(crate) mod sim_disk;
+mod spares;
 mod store;
 
 #[cfg(any(test, feature = "simulation"))]

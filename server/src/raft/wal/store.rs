@@ -6,7 +6,7 @@ use std::any::Any;
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -16,6 +16,7 @@ use super::format::{
     EncodedGroups, Location, GROUP_HEADER_BYTES, PAGE, SEGMENT_HEADER_BYTES,
 };
 use super::meta::{CommittedHint, Meta, MetaFile};
+use super::spares::{is_spare_name, prepare_spare, spare_path, Spare, SPARES_KEPT};
 use super::{DurableSnapshots, StorageHealth};
 use crate::raft::type_config::{Entry, LogId, Vote};
 
@@ -25,13 +26,6 @@ pub(crate) const SEGMENT_BYTES: u64 = 64 * 1024 * 1024;
 /// (a brand-new log, no spare ready): small enough not to hold up the
 /// append for long.
 pub(crate) const PREALLOC_STEP_BYTES: u64 = 4 * 1024 * 1024;
-/// Spare segment files kept ready. Two, so that in steady state (a purge
-/// frees about one segment per segment filled) every purged segment is
-/// recycled and nothing is zero-filled or deleted: with room for only one,
-/// the spare zero-filled while a segment filled up was usually still unused
-/// when the next purge came, so the purged 64 MiB file was deleted (15-20
-/// ms of discards here) and another 64 MiB zero-filled, for every segment.
-pub(crate) const SPARES_KEPT: usize = 2;
 /// Largest append buffer kept for the next append.
 const ENCODE_BUF_KEPT: usize = 8 * 1024 * 1024;
 /// Encoded bytes of recent entries kept decoded in memory.
@@ -160,14 +154,6 @@ impl RangeRead {
     }
 }
 
-/// A file the next segment can be made from: zero-filled, or a purged
-/// segment being recycled (its rename to a spare made durable already).
-pub(super) struct Spare {
-    file: Arc<dyn DiskFile>,
-    path: PathBuf,
-    bytes: u64,
-}
-
 pub(crate) fn segment_name(first_index: u64) -> String {
     format!("wal-{first_index:020}")
 }
@@ -178,54 +164,6 @@ fn segment_first_index(name: &str) -> Option<u64> {
         return None;
     }
     digits.parse().ok()
-}
-
-/// Numbers spare files, unique within the process (a thread still filling a
-/// spare of a store that was closed and opened again must not remove the
-/// new store's spare).
-static SPARE_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn spare_path(dir: &Path) -> PathBuf {
-    dir.join(format!(
-        "spare-{}",
-        SPARE_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ))
-}
-
-fn is_spare_name(name: &str) -> bool {
-    name.strip_prefix("spare-")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Writes zeros over `[from, to)` of `file` and syncs them (size and
-/// extents included), so later writes there change no file metadata.
-///
-/// Each piece is synced before the next is written: the log's own syncs
-/// flush the device's write cache, and a cache full of zeros would hold
-/// each of them up (one 64 MiB burst took 35 ms here and tripled the p99 of
-/// writes meanwhile).
-fn zero_fill(file: &dyn DiskFile, from: u64, to: u64) -> io::Result<()> {
-    const PIECE: u64 = 256 * 1024;
-    let zeros = vec![0u8; PIECE.min(to.saturating_sub(from)) as usize];
-    let mut at = from;
-    while at < to {
-        let n = (zeros.len() as u64).min(to - at) as usize;
-        file.write_all_at(&zeros[..n], at)?;
-        file.sync_data()?;
-        at += n as u64;
-    }
-    file.sync_all()
-}
-
-/// Creates the zero-filled file `path` of `bytes` bytes (removed again if
-/// that fails).
-fn prepare_spare(disk: &dyn Disk, path: &Path, bytes: u64) -> io::Result<Arc<dyn DiskFile>> {
-    let file = disk.open(path, Open::CreateNew { direct: false })?;
-    if let Err(e) = zero_fill(file.as_ref(), 0, bytes) {
-        let _ = disk.remove_file(path);
-        return Err(e);
-    }
-    Ok(file)
 }
 
 impl State {
