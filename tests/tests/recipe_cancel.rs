@@ -123,13 +123,19 @@ async fn cancel_at_random_points<F, Fut>(
     assert!(ephemerals_of(client, path, session).await.is_empty());
 }
 
+/// Two sessions on the shared Corral server: one cancels, the other holds
+/// the recipe meanwhile.
+async fn two_sessions() -> (Client, Client) {
+    let connect_string = shared_connect_string(ServerKind::Corral).await;
+    (
+        connect(&connect_string).await,
+        connect(&connect_string).await,
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_mutex_acquires_leave_no_node() {
-    let connect_string = shared_connect_string(ServerKind::Corral).await;
-    let (client, other) = (
-        connect(&connect_string).await,
-        connect(&connect_string).await,
-    );
+    let (client, other) = two_sessions().await;
     let path = format!("{}/lock", unique_root(&client, "cancel-mutex").await);
     let blocker = async { Mutex::new(&other, &path).acquire().await.unwrap() };
     cancel_at_random_points("mutex", DELAY_MAX_MICROS, &client, blocker, &path, || {
@@ -143,11 +149,7 @@ async fn cancelled_mutex_acquires_leave_no_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_read_and_write_lock_acquires_leave_no_node() {
-    let connect_string = shared_connect_string(ServerKind::Corral).await;
-    let (client, other) = (
-        connect(&connect_string).await,
-        connect(&connect_string).await,
-    );
+    let (client, other) = two_sessions().await;
     let path = format!("{}/rw", unique_root(&client, "cancel-rwlock").await);
     let blocker = async { RwLock::new(&other, &path).write().await.unwrap() };
     cancel_at_random_points(
@@ -181,11 +183,7 @@ async fn cancelled_read_and_write_lock_acquires_leave_no_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_semaphore_acquires_leave_no_node() {
-    let connect_string = shared_connect_string(ServerKind::Corral).await;
-    let (client, other) = (
-        connect(&connect_string).await,
-        connect(&connect_string).await,
-    );
+    let (client, other) = two_sessions().await;
     let path = format!("{}/sem", unique_root(&client, "cancel-semaphore").await);
     // One lease: the other session's holds it for the first half.
     let blocker = async { Semaphore::new(&other, &path, 1).acquire().await.unwrap() };
@@ -205,11 +203,7 @@ async fn cancelled_semaphore_acquires_leave_no_node() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelled_campaigns_leave_no_node() {
-    let connect_string = shared_connect_string(ServerKind::Corral).await;
-    let (client, other) = (
-        connect(&connect_string).await,
-        connect(&connect_string).await,
-    );
+    let (client, other) = two_sessions().await;
     let path = format!("{}/election", unique_root(&client, "cancel-election").await);
     let blocker = async {
         Election::new(&other, &path, "other")
