@@ -11,7 +11,8 @@
 
 #include "corral.h"
 
-static int checks_passed;
+/* Atomic: test_mutex checks from several threads. */
+static _Atomic int checks_passed;
 
 static void check_failed(const char *file, int line, const char *what, int32_t got,
                          int32_t want) {

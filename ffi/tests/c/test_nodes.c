@@ -264,6 +264,6 @@ int main(void) {
   test_close();
   CHECK_OK(corral_client_close(client));
   corral_client_free(client);
-  printf("test_nodes: %d checks passed\n", checks_passed);
+  printf("test_nodes: %d checks passed\n", (int)checks_passed);
   return 0;
 }

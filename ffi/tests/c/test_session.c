@@ -31,7 +31,7 @@ static int export_session(const char *file) {
   /* Detached: this handle is done, the session is not. */
   CHECK_RC(corral_client_sync(client, node), CORRAL_RESULT_CLOSING);
   corral_client_free(client);
-  printf("test_session export: %d checks passed\n", checks_passed);
+  printf("test_session export: %d checks passed\n", (int)checks_passed);
   return 0;
 }
 
@@ -87,7 +87,7 @@ static int resume_session(const char *file) {
            CORRAL_RESULT_SESSION_EXPIRED);
   CHECK_OK(corral_client_close(other));
   corral_client_free(other);
-  printf("test_session resume: %d checks passed\n", checks_passed);
+  printf("test_session resume: %d checks passed\n", (int)checks_passed);
   return 0;
 }
 

@@ -240,6 +240,6 @@ int main(void) {
   test_base(base, sizeof base, "watch");
   test_pull(base);
   test_callback(base);
-  printf("test_watch: %d checks passed\n", checks_passed);
+  printf("test_watch: %d checks passed\n", (int)checks_passed);
   return 0;
 }
