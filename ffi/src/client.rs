@@ -106,7 +106,9 @@ pub enum corral_add_watch_mode {
 ///
 /// # Safety
 /// `client` must be NULL or a live handle from `corral_client_connect`.
-pub(crate) unsafe fn handle<'a>(client: *const corral_client) -> Result<&'a corral_client, Failure> {
+pub(crate) unsafe fn handle<'a>(
+    client: *const corral_client,
+) -> Result<&'a corral_client, Failure> {
     client.as_ref().ok_or_else(|| Failure::null("client"))
 }
 
@@ -368,7 +370,10 @@ pub unsafe extern "C" fn corral_client_delete(
     boundary(|| {
         let client = handle(client)?;
         let path = text(path, "path")?;
-        client.inner.delete(path, self::version(version)).wait(None)?;
+        client
+            .inner
+            .delete(path, self::version(version))
+            .wait(None)?;
         Ok(())
     })
 }

@@ -75,9 +75,8 @@ pub unsafe extern "C" fn corral_mutex_new(
         let client = handle(client)?;
         let path = text(path, "path")?;
         out(mutex_out, "mutex_out")?;
-        corral::path::validate_path(path).map_err(|e| {
-            Failure::new(corral_result::BadArguments, format!("invalid path: {e}"))
-        })?;
+        corral::path::validate_path(path)
+            .map_err(|e| Failure::new(corral_result::BadArguments, format!("invalid path: {e}")))?;
         let mutex = Mutex::new(client.inner.client()?, path);
         mutex_out.write(Box::into_raw(Box::new(corral_mutex {
             mutex,
@@ -100,8 +99,8 @@ pub unsafe extern "C" fn corral_mutex_acquire(
     boundary(|| {
         let mutex = self::mutex(mutex)?.mutex.clone();
         out(lease_out, "lease_out")?;
-        let lease = Call::spawn(async move { mutex.acquire().await.map_err(Error::from) })
-            .wait(None)?;
+        let lease =
+            Call::spawn(async move { mutex.acquire().await.map_err(Error::from) }).wait(None)?;
         lease_out.write(corral_lease::new(lease));
         Ok(())
     })
@@ -123,10 +122,9 @@ pub unsafe extern "C" fn corral_mutex_try_acquire(
         let mutex = self::mutex(mutex)?.mutex.clone();
         out(lease_out, "lease_out")?;
         let timeout = Duration::from_millis(timeout_ms.into());
-        let lease = Call::spawn(async move {
-            mutex.try_acquire(timeout).await.map_err(Error::from)
-        })
-        .wait(None)?;
+        let lease =
+            Call::spawn(async move { mutex.try_acquire(timeout).await.map_err(Error::from) })
+                .wait(None)?;
         match lease {
             Some(lease) => {
                 lease_out.write(corral_lease::new(lease));
@@ -210,8 +208,8 @@ pub unsafe extern "C" fn corral_lease_release(
             .unwrap_or_else(|p| p.into_inner())
             .take()
             .ok_or_else(|| Failure::new(corral_result::BadArguments, "lease already released"))?;
-        let released = Call::spawn(async move { held.release().await.map_err(Error::from) })
-            .wait(None)?;
+        let released =
+            Call::spawn(async move { held.release().await.map_err(Error::from) }).wait(None)?;
         put(
             already_lost_out,
             matches!(released, Released::AlreadyLost(_)),
