@@ -456,6 +456,47 @@ typedef int32_t corral_event_type;
 #endif // __cplusplus
 
 /**
+ * Permission bits of a `corral_acl` (ZooKeeper's `ZooDefs.Perms`).
+ */
+enum corral_perm
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Read data and list children.
+   */
+  CORRAL_PERM_READ = 1,
+  /**
+   * Set data.
+   */
+  CORRAL_PERM_WRITE = 2,
+  /**
+   * Create children.
+   */
+  CORRAL_PERM_CREATE = 4,
+  /**
+   * Delete children.
+   */
+  CORRAL_PERM_DELETE = 8,
+  /**
+   * Set the ACL.
+   */
+  CORRAL_PERM_ADMIN = 16,
+  /**
+   * Everything.
+   */
+  CORRAL_PERM_ALL = 31,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum corral_perm corral_perm;
+#else
+typedef int32_t corral_perm;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A connected client: one ZooKeeper session.
  *
  * Thread-safety: every function taking a `corral_client *` may be called
@@ -498,49 +539,29 @@ typedef struct corral_mutex corral_mutex;
 typedef struct corral_watcher corral_watcher;
 
 /**
- * One event. The integer fields hold values of the enums named in their
- * documentation (fields are `int32_t` so that a newer library's values
- * never break an older program). `path` is owned by the event: release it
- * with `corral_event_clear` (pull form); in the callback form the library
- * frees it after the callback returns.
+ * One ACL entry: permissions (`corral_perm` bits) for an identity
+ * (`scheme`, `id`): `{CORRAL_PERM_ALL, "world", "anyone"}`,
+ * `{CORRAL_PERM_ALL, "auth", ""}` (the session's own credentials),
+ * `{CORRAL_PERM_READ, "digest", "user:base64(sha1(user:password))"}`.
+ *
+ * Entries passed in are read and copied; entries returned by
+ * `corral_client_get_acl` own their strings and are freed together with
+ * `corral_acl_list_free`.
  */
-typedef struct corral_event {
+typedef struct corral_acl {
   /**
-   * A `corral_event_kind`.
+   * Bit set of `corral_perm`.
    */
-  int32_t kind;
+  int32_t perms;
   /**
-   * The id of the watch (or lease watch) this event is about; 0 for
-   * session and resync events.
+   * The scheme: "world", "auth", "digest", "ip", ...
    */
-  uint64_t watch;
+  const char *scheme;
   /**
-   * A `corral_session_state`: the new state for session events, the
-   * ending state for lease-lost events; -1 otherwise.
+   * The id within the scheme.
    */
-  int32_t session_state;
-  /**
-   * A `corral_event_type` for watch events; 0 otherwise.
-   */
-  int32_t event_type;
-  /**
-   * ZooKeeper's keeper state number for watch events (3 SyncConnected,
-   * -112 Expired, 7 Closed...); 0 otherwise.
-   */
-  int32_t keeper_state;
-  /**
-   * The node (relative to the chroot) for watch and lease-lost events;
-   * NULL otherwise.
-   */
-  char *path;
-} corral_event;
-
-/**
- * A function the library calls with every event of one client, in order,
- * on the client's `corral-events` thread; `event` is valid only during
- * the call.
- */
-typedef void (*corral_event_callback)(void *userdata, const struct corral_event *event);
+  const char *id;
+} corral_acl;
 
 /**
  * A node's metadata, ZooKeeper's `Stat`.
@@ -592,6 +613,51 @@ typedef struct corral_stat {
   int64_t pzxid;
 } corral_stat;
 
+/**
+ * One event. The integer fields hold values of the enums named in their
+ * documentation (fields are `int32_t` so that a newer library's values
+ * never break an older program). `path` is owned by the event: release it
+ * with `corral_event_clear` (pull form); in the callback form the library
+ * frees it after the callback returns.
+ */
+typedef struct corral_event {
+  /**
+   * A `corral_event_kind`.
+   */
+  int32_t kind;
+  /**
+   * The id of the watch (or lease watch) this event is about; 0 for
+   * session and resync events.
+   */
+  uint64_t watch;
+  /**
+   * A `corral_session_state`: the new state for session events, the
+   * ending state for lease-lost events; -1 otherwise.
+   */
+  int32_t session_state;
+  /**
+   * A `corral_event_type` for watch events; 0 otherwise.
+   */
+  int32_t event_type;
+  /**
+   * ZooKeeper's keeper state number for watch events (3 SyncConnected,
+   * -112 Expired, 7 Closed...); 0 otherwise.
+   */
+  int32_t keeper_state;
+  /**
+   * The node (relative to the chroot) for watch and lease-lost events;
+   * NULL otherwise.
+   */
+  char *path;
+} corral_event;
+
+/**
+ * A function the library calls with every event of one client, in order,
+ * on the client's `corral-events` thread; `event` is valid only during
+ * the call.
+ */
+typedef void (*corral_event_callback)(void *userdata, const struct corral_event *event);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -601,6 +667,63 @@ extern "C" {
  * do not free it.
  */
 const char *corral_version(void);
+
+/**
+ * As `corral_client_create`, with the node's ACL: `acl` points to
+ * `acl_count` entries (NULL with 0: the open ACL, world:anyone with every
+ * permission). Errors add `INVALID_ACL` (e.g. an "auth" entry on a
+ * session without credentials).
+ *
+ * # Safety
+ * As `corral_client_create`; `acl` NULL or readable for `acl_count`
+ * entries whose strings are NUL-terminated.
+ */
+corral_result corral_client_create_with_acl(const struct corral_client *client, const char *path, const uint8_t *data, size_t data_len, int32_t mode, int64_t ttl_ms, const struct corral_acl *acl, size_t acl_count, char **path_out, struct corral_stat *stat_out);
+
+/**
+ * A node's ACL and stat: `*acl_out` gets an array of `*count_out`
+ * entries, freed with `corral_acl_list_free(acl, count)`. `stat_out`
+ * may be NULL.
+ *
+ * Errors: `NO_NODE`, `NO_AUTH`, `BAD_ARGUMENTS`.
+ *
+ * # Safety
+ * Pointers must be NULL or valid; `acl_out` and `count_out` writable.
+ */
+corral_result corral_client_get_acl(const struct corral_client *client, const char *path, struct corral_acl **acl_out, size_t *count_out, struct corral_stat *stat_out);
+
+/**
+ * Replaces a node's ACL if its ACL version (`aversion`) is `version` (-1:
+ * any). `stat_out` (may be NULL) gets the new stat.
+ *
+ * Errors: `NO_NODE`, `BAD_VERSION`, `NO_AUTH`, `INVALID_ACL`,
+ * `BAD_ARGUMENTS`.
+ *
+ * # Safety
+ * Pointers must be NULL or valid; `acl` readable for `acl_count` entries.
+ */
+corral_result corral_client_set_acl(const struct corral_client *client, const char *path, const struct corral_acl *acl, size_t acl_count, int32_t version, struct corral_stat *stat_out);
+
+/**
+ * Adds credentials to the session (`scheme` "digest", `auth`
+ * "user:password"); they are sent again on every reconnection. A scheme
+ * the server does not know fails with `CORRAL_RESULT_AUTH_FAILED` and
+ * ends the session, as in ZooKeeper.
+ *
+ * # Safety
+ * Pointers must be NULL or valid; `auth` readable for `auth_len` bytes.
+ */
+corral_result corral_client_add_auth(const struct corral_client *client, const char *scheme, const uint8_t *auth, size_t auth_len);
+
+/**
+ * Frees an ACL array returned by `corral_client_get_acl` (its strings
+ * too), with the count it returned. NULL is ignored.
+ *
+ * # Safety
+ * `acl` must be NULL or an array returned by this library with this
+ * `count`, not yet freed.
+ */
+void corral_acl_list_free(struct corral_acl *acl, size_t count);
 
 /**
  * Connects to `connect_string` (`"host:port,host:port/chroot"`) and waits
@@ -736,14 +859,15 @@ corral_result corral_client_exists(const struct corral_client *client, const cha
  * The names of a node's children (not full paths, in no particular
  * order): `*children_out` gets an array of `*count_out` strings, to free
  * with `corral_strings_free(children, count)` (a non-NULL empty array
- * when there are none).
+ * when there are none). `stat_out` (may be NULL) gets the node's stat
+ * (ZooKeeper's getChildren2).
  *
  * Errors: `NO_NODE`, `NO_AUTH`, `BAD_ARGUMENTS`.
  *
  * # Safety
  * Pointers must be NULL or valid; the out-pointers writable.
  */
-corral_result corral_client_get_children(const struct corral_client *client, const char *path, char ***children_out, size_t *count_out);
+corral_result corral_client_get_children(const struct corral_client *client, const char *path, char ***children_out, size_t *count_out, struct corral_stat *stat_out);
 
 /**
  * ZooKeeper's sync: once it returns, this client's reads of `path` see

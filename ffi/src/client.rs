@@ -258,33 +258,55 @@ pub unsafe extern "C" fn corral_client_create(
     stat_out: *mut corral_stat,
 ) -> corral_result {
     boundary(|| {
-        let client = handle(client)?;
-        let path = text(path, "path")?;
-        let data = bytes(data, data_len, "data")?.map(<[u8]>::to_vec);
-        let mode = CreateMode::from_flag(mode).ok_or_else(|| {
-            Failure::new(
-                corral_result::BadArguments,
-                format!("unknown create mode {mode}"),
-            )
-        })?;
-        let mut options = CreateOptions::new(mode);
-        if ttl_ms != 0 {
-            let ttl = u64::try_from(ttl_ms).map_err(|_| {
-                Failure::new(corral_result::BadArguments, "ttl_ms must not be negative")
-            })?;
-            options = options.with_ttl(Duration::from_millis(ttl));
-        }
-        let path = path.to_owned();
-        let (created, stat) = client
-            .inner
-            .call(|c| async move { c.create_nullable(&path, data.as_deref(), &options).await })
-            .wait(None)?;
-        put(stat_out, stat.into());
-        if !path_out.is_null() {
-            path_out.write(string(created));
-        }
-        Ok(())
+        create(
+            client, path, data, data_len, mode, ttl_ms, None, path_out, stat_out,
+        )
     })
+}
+
+/// The body of `corral_client_create` and `corral_client_create_with_acl`
+/// (`acl` `None`: the open ACL).
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn create(
+    client: *const corral_client,
+    path: *const c_char,
+    data: *const u8,
+    data_len: usize,
+    mode: i32,
+    ttl_ms: i64,
+    acl: Option<Vec<corral::proto::Acl>>,
+    path_out: *mut *mut c_char,
+    stat_out: *mut corral_stat,
+) -> Result<(), Failure> {
+    let client = handle(client)?;
+    let path = text(path, "path")?;
+    let data = bytes(data, data_len, "data")?.map(<[u8]>::to_vec);
+    let mode = CreateMode::from_flag(mode).ok_or_else(|| {
+        Failure::new(
+            corral_result::BadArguments,
+            format!("unknown create mode {mode}"),
+        )
+    })?;
+    let mut options = CreateOptions::new(mode);
+    if let Some(acl) = acl {
+        options = options.with_acl(acl);
+    }
+    if ttl_ms != 0 {
+        let ttl = u64::try_from(ttl_ms).map_err(|_| {
+            Failure::new(corral_result::BadArguments, "ttl_ms must not be negative")
+        })?;
+        options = options.with_ttl(Duration::from_millis(ttl));
+    }
+    let path = path.to_owned();
+    let (created, stat) = client
+        .inner
+        .call(|c| async move { c.create_nullable(&path, data.as_deref(), &options).await })
+        .wait(None)?;
+    put(stat_out, stat.into());
+    if !path_out.is_null() {
+        path_out.write(string(created));
+    }
+    Ok(())
 }
 
 /// Reads a node's data and stat.
@@ -407,7 +429,8 @@ pub unsafe extern "C" fn corral_client_exists(
 /// The names of a node's children (not full paths, in no particular
 /// order): `*children_out` gets an array of `*count_out` strings, to free
 /// with `corral_strings_free(children, count)` (a non-NULL empty array
-/// when there are none).
+/// when there are none). `stat_out` (may be NULL) gets the node's stat
+/// (ZooKeeper's getChildren2).
 ///
 /// Errors: `NO_NODE`, `NO_AUTH`, `BAD_ARGUMENTS`.
 ///
@@ -419,16 +442,21 @@ pub unsafe extern "C" fn corral_client_get_children(
     path: *const c_char,
     children_out: *mut *mut *mut c_char,
     count_out: *mut usize,
+    stat_out: *mut corral_stat,
 ) -> corral_result {
     boundary(|| {
         let client = handle(client)?;
-        let path = text(path, "path")?;
+        let path = text(path, "path")?.to_owned();
         out(children_out, "children_out")?;
         out(count_out, "count_out")?;
-        let children = client.inner.get_children(path).wait(None)?;
+        let (children, stat) = client
+            .inner
+            .call(|c| async move { c.get_children_with_stat(&path).await })
+            .wait(None)?;
         let (list, count) = string_list(children);
         children_out.write(list);
         count_out.write(count);
+        put(stat_out, stat.into());
         Ok(())
     })
 }

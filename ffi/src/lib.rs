@@ -8,6 +8,7 @@
 //! - [`memory`]: C strings and buffers in; library allocations out, each
 //!   with its one free function.
 //! - [`client`]: connect, close, detach, the node operations, session token.
+//! - [`acl`]: ACLs on create, get and set ACL, addAuth.
 //! - [`event`]: watch and session events, pull (`corral_watcher_next`) and
 //!   callback forms.
 //! - [`mutex`]: the mutex recipe and its lease (fencing token, release,
@@ -26,6 +27,7 @@
 // Exported functions document their contract for C in prose ("# Safety").
 #![allow(clippy::missing_safety_doc)]
 
+pub mod acl;
 pub mod client;
 pub mod event;
 pub mod memory;

@@ -111,7 +111,7 @@ static void test_lease(const char *base) {
   {
     char **children = NULL;
     size_t count = 0;
-    CHECK_OK(corral_client_get_children(b, path, &children, &count));
+    CHECK_OK(corral_client_get_children(b, path, &children, &count, NULL));
     CHECK(count == 1);
     corral_strings_free(children, count);
   }

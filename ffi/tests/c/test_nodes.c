@@ -1,6 +1,7 @@
 /* Every node operation of the C ABI against a real server, with its error
  * paths: no node, bad version, node exists, not empty, invalid path, NULL
- * arguments, invalid UTF-8, bad modes; null versus empty data; the last
+ * arguments, invalid UTF-8, bad modes, no auth, invalid ACL; ACLs and
+ * addAuth; null versus empty data; the last
  * error's message and path; version and result messages. */
 #define _POSIX_C_SOURCE 200809L
 #include "check.h"
@@ -193,8 +194,8 @@ static void test_create_get_set_delete(corral_client *client, const char *base) 
     char **children = NULL;
     size_t count = 0, i;
     int seen_null = 0, seen_eph = 0, seen_container = 0;
-    CHECK_OK(corral_client_get_children(client, base, &children, &count));
-    CHECK(count == 8);
+    CHECK_OK(corral_client_get_children(client, base, &children, &count, &stat));
+    CHECK(count == 8 && stat.num_children == 8);
     for (i = 0; i < count; i++) {
       seen_null += strcmp(children[i], "null") == 0;
       seen_eph += strcmp(children[i], "eph") == 0;
@@ -204,11 +205,11 @@ static void test_create_get_set_delete(corral_client *client, const char *base) 
     CHECK(seen_null == 1 && seen_eph == 1 && seen_container == 1);
     corral_strings_free(children, count);
     snprintf(path, sizeof path, "%s/null", base);
-    CHECK_OK(corral_client_get_children(client, path, &children, &count));
+    CHECK_OK(corral_client_get_children(client, path, &children, &count, NULL));
     CHECK(children != NULL && count == 0);
     corral_strings_free(children, count);
     snprintf(path, sizeof path, "%s/missing", base);
-    CHECK_RC(corral_client_get_children(client, path, &children, &count), CORRAL_RESULT_NO_NODE);
+    CHECK_RC(corral_client_get_children(client, path, &children, &count, NULL), CORRAL_RESULT_NO_NODE);
   }
 
   /* sync, then delete with versions. */
@@ -242,6 +243,72 @@ static void test_chroot(corral_client *client, const char *base) {
   corral_client_free(rooted);
 }
 
+static void test_acl(corral_client *owner, const char *base) {
+  corral_client *stranger = NULL;
+  char path[256];
+  uint8_t *data = NULL;
+  size_t len = 0, count = 0, i;
+  corral_acl *acl = NULL;
+  corral_stat stat;
+  int digest_entries = 0;
+  const corral_acl creator_only[] = {{CORRAL_PERM_ALL, "auth", ""}};
+  const corral_acl world_read[] = {{CORRAL_PERM_READ, "world", "anyone"}};
+  const corral_acl null_scheme[] = {{CORRAL_PERM_READ, NULL, "anyone"}};
+
+  snprintf(path, sizeof path, "%s/secret", base);
+  /* "auth" without credentials on the session: INVALID_ACL. */
+  CHECK_RC(corral_client_create_with_acl(owner, path, (const uint8_t *)"s", 1,
+                                         CORRAL_CREATE_MODE_PERSISTENT, 0, creator_only, 1, NULL,
+                                         NULL),
+           CORRAL_RESULT_INVALID_ACL);
+  CHECK_RC(corral_client_add_auth(owner, "digest", NULL, 4), CORRAL_RESULT_NULL_ARGUMENT);
+  CHECK_OK(corral_client_add_auth(owner, "digest", (const uint8_t *)"alice:pw", 8));
+  CHECK_RC(corral_client_create_with_acl(owner, path, (const uint8_t *)"s", 1,
+                                         CORRAL_CREATE_MODE_PERSISTENT, 0, NULL, 1, NULL, NULL),
+           CORRAL_RESULT_NULL_ARGUMENT);
+  CHECK_RC(corral_client_create_with_acl(owner, path, (const uint8_t *)"s", 1,
+                                         CORRAL_CREATE_MODE_PERSISTENT, 0, null_scheme, 1, NULL,
+                                         NULL),
+           CORRAL_RESULT_NULL_ARGUMENT);
+  CHECK_OK(corral_client_create_with_acl(owner, path, (const uint8_t *)"s", 1,
+                                         CORRAL_CREATE_MODE_PERSISTENT, 0, creator_only, 1, NULL,
+                                         NULL));
+  CHECK_OK(corral_client_get_acl(owner, path, &acl, &count, &stat));
+  for (i = 0; i < count; i++) {
+    digest_entries += strcmp(acl[i].scheme, "digest") == 0 &&
+                      strncmp(acl[i].id, "alice:", 6) == 0 && acl[i].perms == CORRAL_PERM_ALL;
+  }
+  CHECK(count == 1 && digest_entries == 1 && stat.aversion == 0);
+  corral_acl_list_free(acl, count);
+
+  /* Another session without the credentials: NO_AUTH, until it adds them. */
+  CHECK_OK(corral_client_connect(test_hosts(), 10000, NULL, NULL, NULL, &stranger));
+  CHECK_RC(corral_client_get_data(stranger, path, &data, &len, NULL), CORRAL_RESULT_NO_AUTH);
+  CHECK_RC(corral_client_set_data(stranger, path, (const uint8_t *)"x", 1, -1, NULL),
+           CORRAL_RESULT_NO_AUTH);
+  CHECK_RC(corral_client_set_acl(stranger, path, world_read, 1, -1, NULL), CORRAL_RESULT_NO_AUTH);
+
+  /* set_acl: versions, NULL list; then the world may read. */
+  CHECK_RC(corral_client_set_acl(owner, path, NULL, 0, -1, NULL), CORRAL_RESULT_NULL_ARGUMENT);
+  CHECK_RC(corral_client_set_acl(owner, path, world_read, 1, 5, NULL), CORRAL_RESULT_BAD_VERSION);
+  CHECK_OK(corral_client_set_acl(owner, path, world_read, 1, 0, &stat));
+  CHECK(stat.aversion == 1);
+  CHECK_OK(corral_client_get_data(stranger, path, &data, &len, NULL));
+  CHECK(len == 1 && data[0] == 's');
+  corral_bytes_free(data, len);
+  CHECK_RC(corral_client_set_data(stranger, path, (const uint8_t *)"x", 1, -1, NULL),
+           CORRAL_RESULT_NO_AUTH);
+  CHECK_OK(corral_client_get_acl(stranger, path, &acl, &count, NULL));
+  CHECK(count == 1 && acl[0].perms == CORRAL_PERM_READ && strcmp(acl[0].scheme, "world") == 0 &&
+        strcmp(acl[0].id, "anyone") == 0);
+  corral_acl_list_free(acl, count);
+  corral_acl_list_free(NULL, 0);
+  snprintf(path, sizeof path, "%s/missing", base);
+  CHECK_RC(corral_client_get_acl(owner, path, &acl, &count, NULL), CORRAL_RESULT_NO_NODE);
+  CHECK_OK(corral_client_close(stranger));
+  corral_client_free(stranger);
+}
+
 static void test_close(void) {
   corral_client *client = connect_client();
   bool exists = false;
@@ -261,6 +328,7 @@ int main(void) {
   test_null_and_bad_arguments(client, base);
   test_create_get_set_delete(client, base);
   test_chroot(client, base);
+  test_acl(client, base);
   test_close();
   CHECK_OK(corral_client_close(client));
   corral_client_free(client);
