@@ -4,7 +4,7 @@
  *
  * Conventions
  * - Names: corral_<object>_<verb>. Handles (corral_client, corral_watcher,
- *   corral_mutex, corral_lease) are opaque pointers; each has one
+ *   corral_mutex, corral_lease, corral_leader_latch) are opaque pointers; each has one
  *   corral_<object>_free, which accepts NULL and must be the last call on it.
  * - Results: every fallible function returns a corral_result (int32_t):
  *   CORRAL_RESULT_OK (0); ZooKeeper's own negative codes with their numbers
@@ -352,6 +352,11 @@ enum corral_event_kind
    * An event of a kind this version of the ABI does not describe.
    */
   CORRAL_EVENT_KIND_OTHER = 5,
+  /**
+   * A leader latch watched with `corral_client_watch_latch` changed
+   * state: `watch`, `latch_state`, `fencing_token`.
+   */
+  CORRAL_EVENT_KIND_LEADERSHIP = 6,
 };
 #ifndef __cplusplus
 #if __STDC_VERSION__ >= 202311L
@@ -497,6 +502,36 @@ typedef int32_t corral_perm;
 #endif // __cplusplus
 
 /**
+ * A leader latch participant's state.
+ */
+enum corral_latch_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Taking part, not leading (also while disconnected: leadership is
+   * unknown then).
+   */
+  CORRAL_LATCH_STATE_FOLLOWER = 0,
+  /**
+   * Leading, with a fencing token.
+   */
+  CORRAL_LATCH_STATE_LEADER = 1,
+  /**
+   * Closed, or the session ended.
+   */
+  CORRAL_LATCH_STATE_CLOSED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum corral_latch_state corral_latch_state;
+#else
+typedef int32_t corral_latch_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A connected client: one ZooKeeper session.
  *
  * Thread-safety: every function taking a `corral_client *` may be called
@@ -504,6 +539,18 @@ typedef int32_t corral_perm;
  * except `corral_client_free`, which must be the last call on it.
  */
 typedef struct corral_client corral_client;
+
+/**
+ * A participant in a leader latch: it stays in the race (following its
+ * predecessor in the background, across reconnections) until
+ * `corral_leader_latch_close` or `corral_leader_latch_free`.
+ *
+ * Thread-safety: may be used from many threads at once, except that
+ * `corral_leader_latch_close` fails with `CORRAL_RESULT_BAD_ARGUMENTS`
+ * while another call on the handle is waiting; `corral_leader_latch_free`
+ * must be the last call.
+ */
+typedef struct corral_leader_latch corral_leader_latch;
 
 /**
  * A held grant: the lock node, with its fencing token.
@@ -649,6 +696,15 @@ typedef struct corral_event {
    * NULL otherwise.
    */
   char *path;
+  /**
+   * A `corral_latch_state` for leadership events; -1 otherwise.
+   */
+  int32_t latch_state;
+  /**
+   * The fencing token of a leadership event whose state is
+   * `CORRAL_LATCH_STATE_LEADER`; 0 otherwise.
+   */
+  int64_t fencing_token;
 } corral_event;
 
 /**
@@ -974,6 +1030,76 @@ void corral_event_clear(struct corral_event *event);
  * `watcher` must be NULL or a live handle, not used afterwards.
  */
 void corral_watcher_free(struct corral_watcher *watcher);
+
+/**
+ * Joins the leader latch at `path` as participant `id` (stored in its
+ * node, shown to observers) and returns once its node exists: `*latch_out`
+ * gets the handle (free with `corral_leader_latch_free`).
+ *
+ * # Safety
+ * Pointers must be NULL or valid; `latch_out` writable.
+ */
+corral_result corral_leader_latch_start(const struct corral_client *client, const char *path, const char *id, struct corral_leader_latch **latch_out);
+
+/**
+ * The participant's state now (`corral_latch_state`) and, when leading,
+ * its fencing token (the latch node's czxid, larger for every later
+ * leader; 0 otherwise). Either out-pointer may be NULL.
+ *
+ * # Safety
+ * Pointers must be NULL or valid.
+ */
+corral_result corral_leader_latch_state(const struct corral_leader_latch *latch, int32_t *state_out, int64_t *fencing_token_out);
+
+/**
+ * Waits until this participant leads, at most `timeout_ms` milliseconds
+ * (negative: as long as it takes): `*fencing_token_out` gets the
+ * leadership's fencing token. `CORRAL_RESULT_TIMED_OUT` if it did not
+ * lead in time; the session's end code if the session ended.
+ *
+ * # Safety
+ * Pointers must be NULL or valid; `fencing_token_out` writable.
+ */
+corral_result corral_leader_latch_wait(const struct corral_leader_latch *latch, int64_t timeout_ms, int64_t *fencing_token_out);
+
+/**
+ * The current leader's participant id (leader observation): `*id_out`
+ * gets it (free with `corral_string_free`), or NULL when nobody leads.
+ *
+ * # Safety
+ * Pointers must be NULL or valid; `id_out` writable.
+ */
+corral_result corral_leader_latch_leader(const struct corral_leader_latch *latch, char **id_out);
+
+/**
+ * Reports every state change of `latch` (follower, leader with its
+ * token, closed) as a `CORRAL_EVENT_KIND_LEADERSHIP` event of `client`
+ * (the latch's client) with the id `*watch_out` gets, starting with the
+ * current state. `corral_client_remove_watch` stops it.
+ *
+ * # Safety
+ * Pointers must be NULL or valid; `watch_out` writable.
+ */
+corral_result corral_client_watch_latch(const struct corral_client *client, const struct corral_leader_latch *latch, uint64_t *watch_out);
+
+/**
+ * Leaves the race: stops following and deletes this participant's node
+ * (a leader hands over to the next), and waits. Later calls on the handle
+ * fail with `CORRAL_RESULT_BAD_ARGUMENTS`; it must still be freed.
+ *
+ * # Safety
+ * `latch` must be NULL or a live handle.
+ */
+corral_result corral_leader_latch_close(const struct corral_leader_latch *latch);
+
+/**
+ * Frees a latch handle; a latch not closed leaves the race in the
+ * background (its node is deleted). NULL is ignored.
+ *
+ * # Safety
+ * `latch` must be NULL or a live handle, not used afterwards.
+ */
+void corral_leader_latch_free(struct corral_leader_latch *latch);
 
 /**
  * Frees a string this library returned. NULL is ignored.

@@ -31,6 +31,9 @@ pub enum corral_event_kind {
     Resync = 4,
     /// An event of a kind this version of the ABI does not describe.
     Other = 5,
+    /// A leader latch watched with `corral_client_watch_latch` changed
+    /// state: `watch`, `latch_state`, `fencing_token`.
+    Leadership = 6,
 }
 
 /// A session's state.
@@ -99,6 +102,11 @@ pub struct corral_event {
     /// The node (relative to the chroot) for watch and lease-lost events;
     /// NULL otherwise.
     pub path: *mut c_char,
+    /// A `corral_latch_state` for leadership events; -1 otherwise.
+    pub latch_state: i32,
+    /// The fencing token of a leadership event whose state is
+    /// `CORRAL_LATCH_STATE_LEADER`; 0 otherwise.
+    pub fencing_token: i64,
 }
 
 fn session_state(state: SessionState) -> i32 {
@@ -124,6 +132,8 @@ impl corral_event {
             event_type: 0,
             keeper_state: 0,
             path: std::ptr::null_mut(),
+            latch_state: -1,
+            fencing_token: 0,
         }
     }
 
@@ -154,6 +164,15 @@ impl corral_event {
                 path: string(path),
                 ..corral_event::empty(corral_event_kind::LeaseLost)
             },
+            Event::Leadership { watch, state } => {
+                let (latch_state, fencing_token) = crate::latch::latch_state(state);
+                corral_event {
+                    watch,
+                    latch_state,
+                    fencing_token,
+                    ..corral_event::empty(corral_event_kind::Leadership)
+                }
+            }
             Event::Resync => corral_event::empty(corral_event_kind::Resync),
             _ => corral_event::empty(corral_event_kind::Other),
         }

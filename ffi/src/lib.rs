@@ -11,6 +11,8 @@
 //! - [`acl`]: ACLs on create, get and set ACL, addAuth.
 //! - [`event`]: watch and session events, pull (`corral_watcher_next`) and
 //!   callback forms.
+//! - [`latch`]: the leader latch recipe (fencing token, leader
+//!   observation, leadership events).
 //! - [`mutex`]: the mutex recipe and its lease (fencing token, release,
 //!   loss events).
 //!
@@ -30,6 +32,7 @@
 pub mod acl;
 pub mod client;
 pub mod event;
+pub mod latch;
 pub mod memory;
 pub mod mutex;
 pub mod result;
