@@ -3,8 +3,16 @@
  * tokens strictly increase in grant order); try-acquire with a timeout;
  * re-entry refused; a lease lost to a deleted node is reported as an event
  * and its release says "already lost"; a lease freed unreleased frees the
- * lock. */
+ * lock.
+ *
+ * Across processes, with a shared-file oracle:
+ *   test_mutex process LOCK FILE ROUNDS   (run several at once) appends
+ *     "enter PID TOKEN" and "exit PID TOKEN" lines around each critical
+ *     section (O_APPEND: each line lands whole);
+ *   test_mutex verify FILE GRANTS   checks the file: enter/exit pairs of
+ *     one process never interleave, tokens strictly increase, GRANTS pairs. */
 #define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
 #include <pthread.h>
 
 #include "check.h"
@@ -159,8 +167,69 @@ static void test_lease(const char *base) {
   corral_client_free(b);
 }
 
-int main(void) {
+static void append_line(const char *file, const char *what, int64_t token) {
+  char line[128];
+  int fd = open(file, O_WRONLY | O_APPEND | O_CREAT, 0644);
+  int n = snprintf(line, sizeof line, "%s %ld %lld\n", what, (long)getpid(), (long long)token);
+  CHECK(fd >= 0);
+  CHECK(write(fd, line, (size_t)n) == n);
+  CHECK(close(fd) == 0);
+}
+
+static int run_process(const char *path, const char *file, int rounds) {
+  corral_client *client = NULL;
+  corral_mutex *mutex = NULL;
+  int round;
+  CHECK_OK(corral_client_connect(test_hosts(), 10000, NULL, NULL, NULL, &client));
+  CHECK_OK(corral_mutex_new(client, path, &mutex));
+  for (round = 0; round < rounds; round++) {
+    corral_lease *lease = NULL;
+    int64_t token = 0;
+    bool exists = false;
+    CHECK_OK(corral_mutex_acquire(mutex, &lease));
+    CHECK_OK(corral_lease_fencing_token(lease, &token));
+    append_line(file, "enter", token);
+    CHECK_OK(corral_client_exists(client, path, &exists, NULL));
+    append_line(file, "exit", token);
+    CHECK_OK(corral_lease_release(lease, NULL));
+    corral_lease_free(lease);
+  }
+  corral_mutex_free(mutex);
+  CHECK_OK(corral_client_close(client));
+  corral_client_free(client);
+  printf("test_mutex process %ld: %d checks passed\n", (long)getpid(), (int)checks_passed);
+  return 0;
+}
+
+static int verify(const char *file, int grants) {
+  FILE *in = fopen(file, "r");
+  char what[16], exit_what[16];
+  long pid, exit_pid;
+  long long token, exit_token, last = 0;
+  int pairs = 0;
+  CHECK(in != NULL);
+  while (fscanf(in, "%15s %ld %lld", what, &pid, &token) == 3) {
+    CHECK(strcmp(what, "enter") == 0);
+    CHECK(fscanf(in, "%15s %ld %lld", exit_what, &exit_pid, &exit_token) == 3);
+    CHECK(strcmp(exit_what, "exit") == 0 && exit_pid == pid && exit_token == token);
+    CHECK(token > last);
+    last = token;
+    pairs++;
+  }
+  fclose(in);
+  CHECK(pairs == grants);
+  printf("test_mutex verify: %d grants, no overlap, tokens increasing\n", pairs);
+  return 0;
+}
+
+int main(int argc, char **argv) {
   char base[128];
+  if (argc == 5 && strcmp(argv[1], "process") == 0) {
+    return run_process(argv[2], argv[3], atoi(argv[4]));
+  }
+  if (argc == 4 && strcmp(argv[1], "verify") == 0) {
+    return verify(argv[2], atoi(argv[3]));
+  }
   test_base(base, sizeof base, "mutex");
   snprintf(lock_path, sizeof lock_path, "%s", base);
   CHECK_OK(corral_client_connect(test_hosts(), 10000, NULL, NULL, NULL, &shared_client));
