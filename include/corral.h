@@ -25,9 +25,9 @@
  *   they are copied, the caller keeps ownership.
  * - Blocking: calls block the calling thread until the server answers (each
  *   request is bounded by the client's request timeout). Any thread may
- *   call; a blocking call from a library thread (inside an event callback)
- *   is refused with CORRAL_RESULT_WOULD_DEADLOCK only where it would wait
- *   on the library's own runtime.
+ *   call, event callbacks included: they run on the client's corral-events
+ *   thread, never on the library's runtime threads (a blocking wait there
+ *   would be refused with CORRAL_RESULT_WOULD_DEADLOCK).
  * - Threads: a corral_client is usable from many threads at once; see each
  *   handle's documentation. Callbacks run on the client's own thread
  *   "corral-events", in event order.

@@ -47,3 +47,14 @@ pub extern "C" fn corral_version() -> *const c_char {
     const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
     VERSION.as_ptr().cast::<c_char>()
 }
+
+/// The handles are documented as usable from many threads at once: that
+/// holds only if they are `Send + Sync`, which this checks at compile time.
+const _: fn() = || {
+    fn usable_from_any_thread<T: Send + Sync>() {}
+    usable_from_any_thread::<client::corral_client>();
+    usable_from_any_thread::<event::corral_watcher>();
+    usable_from_any_thread::<mutex::corral_mutex>();
+    usable_from_any_thread::<mutex::corral_lease>();
+    usable_from_any_thread::<latch::corral_leader_latch>();
+};
