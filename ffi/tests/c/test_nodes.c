@@ -1,6 +1,7 @@
 /* Every node operation of the C ABI against a real server, with its error
  * paths: no node, bad version, node exists, not empty, invalid path, NULL
- * arguments, invalid UTF-8, bad modes, no auth, invalid ACL; ACLs and
+ * arguments, invalid UTF-8, bad modes, no auth, invalid ACL, oversized
+ * data; ACLs and
  * addAuth; null versus empty data; the last
  * error's message and path; version and result messages. */
 #define _POSIX_C_SOURCE 200809L
@@ -309,6 +310,21 @@ static void test_acl(corral_client *owner, const char *base) {
   corral_client_free(stranger);
 }
 
+/* Data over the server's packet limit (1 MiB, ZooKeeper's jute.maxbuffer):
+ * the server drops the connection, as ZooKeeper does, and the client
+ * reconnects with the same session. */
+static void test_oversized(corral_client *client, const char *base) {
+  static uint8_t big[2 * 1024 * 1024];
+  char path[256];
+  bool exists = true;
+  snprintf(path, sizeof path, "%s/big", base);
+  CHECK_RC(corral_client_create(client, path, big, sizeof big, CORRAL_CREATE_MODE_PERSISTENT, 0,
+                                NULL, NULL),
+           CORRAL_RESULT_CONNECTION_LOSS);
+  CHECK_OK(corral_client_exists(client, path, &exists, NULL));
+  CHECK(!exists);
+}
+
 static void test_close(void) {
   corral_client *client = connect_client();
   bool exists = false;
@@ -329,6 +345,7 @@ int main(void) {
   test_create_get_set_delete(client, base);
   test_chroot(client, base);
   test_acl(client, base);
+  test_oversized(client, base);
   test_close();
   CHECK_OK(corral_client_close(client));
   corral_client_free(client);
