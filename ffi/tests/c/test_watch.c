@@ -123,10 +123,10 @@ static void test_pull(const char *base) {
   CHECK_OK(corral_client_set_data(b, marker, (const uint8_t *)"m", 1, -1, NULL));
   expect_watch(w, marker_watch, CORRAL_EVENT_TYPE_NODE_DATA_CHANGED, marker);
 
-  /* Close: the queue ends with the CLOSED state, then CLOSING; the watcher
-   * outlives its client. */
+  /* Close: the queue ends with the CLOSED state; once the client is freed
+   * (which drops whatever was not yet forwarded to the queue, so free only
+   * after CLOSED came), the watcher that outlives it says CLOSING. */
   CHECK_OK(corral_client_close(a));
-  corral_client_free(a);
   for (;;) {
     memset(&event, 0, sizeof event);
     CHECK_OK(corral_watcher_next(w, WAIT_MS, &event));
@@ -135,6 +135,7 @@ static void test_pull(const char *base) {
       break;
     }
   }
+  corral_client_free(a);
   CHECK_RC(corral_watcher_next(w, WAIT_MS, &event), CORRAL_RESULT_CLOSING);
   corral_watcher_free(w);
   CHECK_OK(corral_client_close(b));
