@@ -835,7 +835,11 @@ corral_result corral_client_detach(const struct corral_client *client);
  * connection is dropped and the session is left to expire on the
  * servers (as `corral_client_detach`). NULL is ignored. No other call on
  * this handle may run or follow; watchers taken from it stay valid (they
- * report `CORRAL_RESULT_CLOSING` once drained).
+ * report `CORRAL_RESULT_CLOSING` once drained). Events not yet delivered
+ * are dropped. With a callback: once this returns, the callback is not
+ * running and is never called again (so `userdata` may be freed); this
+ * waits for a callback in progress, so it must not be called from the
+ * client's own callback.
  *
  * # Safety
  * `client` must be NULL or a live handle, not used afterwards.

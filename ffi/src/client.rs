@@ -10,7 +10,7 @@ use corral::client::CreateOptions;
 use corral::proto::{AddWatchMode, CreateMode, Stat};
 use corral_embed::{Delivery, EmbeddedClient, Options, SessionToken};
 
-use crate::event::{corral_event_callback, Callback};
+use crate::event::{corral_event_callback, Callback, Gate};
 use crate::memory::{byte_buffer, bytes, out, put, string, string_list, text};
 use crate::result::{boundary, corral_result, Failure};
 
@@ -21,6 +21,10 @@ use crate::result::{boundary, corral_result, Failure};
 /// except `corral_client_free`, which must be the last call on it.
 pub struct corral_client {
     pub(crate) inner: EmbeddedClient,
+    /// With a callback: closed by `corral_client_free`, so that no call of
+    /// the callback runs after free returns (the delivery thread may still
+    /// be draining the queue, and the caller may free `userdata` next).
+    gate: Option<Gate>,
 }
 
 /// A node's metadata, ZooKeeper's `Stat`.
@@ -161,12 +165,16 @@ pub unsafe extern "C" fn corral_client_connect(
                 .map_err(|e| Failure::new(corral_result::BadArguments, format!("{e}")))?;
             options.resume = Some(token);
         }
-        let delivery = match callback {
-            None => Delivery::Queue,
-            Some(function) => Callback::new(function, userdata).delivery(),
+        let (delivery, gate) = match callback {
+            None => (Delivery::Queue, None),
+            Some(function) => {
+                let gate = Gate::default();
+                let delivery = Callback::new(function, userdata).delivery(gate.clone());
+                (delivery, Some(gate))
+            }
         };
         let inner = EmbeddedClient::connect_blocking(options, delivery)?;
-        client_out.write(Box::into_raw(Box::new(corral_client { inner })));
+        client_out.write(Box::into_raw(Box::new(corral_client { inner, gate })));
         Ok(())
     })
 }
@@ -214,7 +222,11 @@ pub unsafe extern "C" fn corral_client_detach(client: *const corral_client) -> c
 /// connection is dropped and the session is left to expire on the
 /// servers (as `corral_client_detach`). NULL is ignored. No other call on
 /// this handle may run or follow; watchers taken from it stay valid (they
-/// report `CORRAL_RESULT_CLOSING` once drained).
+/// report `CORRAL_RESULT_CLOSING` once drained). Events not yet delivered
+/// are dropped. With a callback: once this returns, the callback is not
+/// running and is never called again (so `userdata` may be freed); this
+/// waits for a callback in progress, so it must not be called from the
+/// client's own callback.
 ///
 /// # Safety
 /// `client` must be NULL or a live handle, not used afterwards.
@@ -222,7 +234,11 @@ pub unsafe extern "C" fn corral_client_detach(client: *const corral_client) -> c
 pub unsafe extern "C" fn corral_client_free(client: *mut corral_client) {
     crate::result::guard((), || {
         if !client.is_null() {
-            drop(Box::from_raw(client));
+            let client = Box::from_raw(client);
+            if let Some(gate) = &client.gate {
+                gate.close();
+            }
+            drop(client);
         }
     })
 }

@@ -4,6 +4,7 @@
 //! bounded queue per client.
 
 use std::ffi::{c_char, c_void, CString};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use corral::client::SessionState;
@@ -194,6 +195,21 @@ impl corral_event {
 pub type corral_event_callback =
     Option<unsafe extern "C" fn(userdata: *mut c_void, event: *const corral_event)>;
 
+/// Whether a client's callback may still be called: the delivery thread
+/// holds the lock while calling it, and `corral_client_free` closes it, so
+/// that after free no call runs or starts.
+#[derive(Clone, Default)]
+pub(crate) struct Gate {
+    closed: Arc<StdMutex<bool>>,
+}
+
+impl Gate {
+    /// Waits for a call in progress, then stops all later ones.
+    pub(crate) fn close(&self) {
+        *self.closed.lock().unwrap_or_else(|p| p.into_inner()) = true;
+    }
+}
+
 /// A C callback and its user data, moved to the delivery thread.
 pub(crate) struct Callback {
     function: unsafe extern "C" fn(*mut c_void, *const corral_event),
@@ -212,14 +228,19 @@ impl Callback {
         Callback { function, userdata }
     }
 
-    pub(crate) fn delivery(self) -> Delivery {
+    pub(crate) fn delivery(self, gate: Gate) -> Delivery {
         let callback = self;
         Delivery::Callback(Box::new(move |event| {
             let callback = &callback;
+            let closed = gate.closed.lock().unwrap_or_else(|p| p.into_inner());
+            if *closed {
+                return;
+            }
             let mut event = corral_event::from_event(event);
             // SAFETY: the caller of `corral_client_connect` provided this
             // function for exactly this call.
             unsafe { (callback.function)(callback.userdata, &event) };
+            drop(closed);
             event.clear();
         }))
     }

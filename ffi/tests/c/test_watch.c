@@ -151,6 +151,8 @@ struct seen {
   int connected;
   int closed;
   int events_after_closed;
+  int freed;
+  int calls_after_free;
   int data_changes;
   uint64_t last_watch;
   char last_path[256];
@@ -164,6 +166,9 @@ static void on_event(void *userdata, const corral_event *event) {
   }
   if (seen->closed) {
     seen->events_after_closed++;
+  }
+  if (seen->freed) {
+    seen->calls_after_free++;
   }
   if (event->kind == CORRAL_EVENT_KIND_SESSION) {
     seen->connected += event->session_state == CORRAL_SESSION_STATE_CONNECTED;
@@ -225,9 +230,16 @@ static void test_callback(const char *base) {
   pthread_mutex_lock(&seen.lock);
   CHECK(wait_for(&seen, &seen.closed, 1));
   pthread_mutex_unlock(&seen.lock);
+  /* Once free returns, the callback never runs again. */
   corral_client_free(c);
   pthread_mutex_lock(&seen.lock);
+  seen.freed = 1;
+  pthread_mutex_unlock(&seen.lock);
+  CHECK_OK(corral_client_set_data(b, node, (const uint8_t *)"w", 1, -1, NULL));
+  CHECK_OK(corral_client_sync(b, node));
+  pthread_mutex_lock(&seen.lock);
   CHECK(seen.on_main_thread == 0 && seen.closed == 1 && seen.events_after_closed == 0);
+  CHECK(seen.calls_after_free == 0);
   pthread_mutex_unlock(&seen.lock);
 
   CHECK_OK(corral_client_close(b));
