@@ -183,6 +183,72 @@ static void on_event(void *userdata, const corral_event *event) {
   pthread_mutex_unlock(&seen->lock);
 }
 
+/* A callback that counts calls slowly (1 ms each), so that events pile up
+ * in the queue; calls after `freed` is set are counted apart. */
+struct slow {
+  pthread_mutex_t lock;
+  pthread_cond_t changed;
+  int calls;
+  int freed;
+  int calls_after_free;
+};
+
+static void on_event_slowly(void *userdata, const corral_event *event) {
+  struct slow *slow = userdata;
+  struct timespec pause = {0, 1000000};
+  (void)event;
+  nanosleep(&pause, NULL);
+  pthread_mutex_lock(&slow->lock);
+  slow->calls++;
+  slow->calls_after_free += slow->freed;
+  pthread_cond_broadcast(&slow->changed);
+  pthread_mutex_unlock(&slow->lock);
+}
+
+/* Freeing a callback client with events still queued: once free returns
+ * the callback is never called again (the delivery thread would otherwise
+ * go on draining the queue into freed user data). The 50 ms pause after
+ * free gives such a late call the chance to show; nothing is asserted on
+ * timing. */
+static void test_free_stops_callbacks(const char *base) {
+  struct slow slow;
+  corral_client *d = NULL, *b = connect_pull();
+  char node[256];
+  uint64_t watch = 0;
+  int i;
+  struct timespec deadline, pause = {0, 50000000};
+  memset(&slow, 0, sizeof slow);
+  pthread_mutex_init(&slow.lock, NULL);
+  pthread_cond_init(&slow.changed, NULL);
+  snprintf(node, sizeof node, "%s/slow", base);
+  CHECK_OK(corral_client_create(b, node, NULL, 0, CORRAL_CREATE_MODE_PERSISTENT, 0, NULL, NULL));
+  CHECK_OK(corral_client_connect(test_hosts(), 10000, NULL, on_event_slowly, &slow, &d));
+  CHECK_OK(corral_client_add_watch(d, node, CORRAL_ADD_WATCH_MODE_PERSISTENT, &watch));
+  for (i = 0; i < 200; i++) {
+    CHECK_OK(corral_client_set_data(b, node, (const uint8_t *)"x", 1, -1, NULL));
+  }
+  /* Wait (bounded) until deliveries are under way, then free mid-stream. */
+  clock_gettime(CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += WAIT_MS / 1000;
+  pthread_mutex_lock(&slow.lock);
+  while (slow.calls < 5 && pthread_cond_timedwait(&slow.changed, &slow.lock, &deadline) == 0) {
+  }
+  CHECK(slow.calls >= 5);
+  pthread_mutex_unlock(&slow.lock);
+  corral_client_free(d);
+  pthread_mutex_lock(&slow.lock);
+  slow.freed = 1;
+  pthread_mutex_unlock(&slow.lock);
+  nanosleep(&pause, NULL);
+  pthread_mutex_lock(&slow.lock);
+  CHECK(slow.calls_after_free == 0);
+  pthread_mutex_unlock(&slow.lock);
+  CHECK_OK(corral_client_close(b));
+  corral_client_free(b);
+  pthread_cond_destroy(&slow.changed);
+  pthread_mutex_destroy(&slow.lock);
+}
+
 /* Waits (bounded) until *counter reaches want; the caller holds the lock. */
 static int wait_for(struct seen *seen, const int *counter, int want) {
   struct timespec deadline;
@@ -253,6 +319,7 @@ int main(void) {
   test_base(base, sizeof base, "watch");
   test_pull(base);
   test_callback(base);
+  test_free_stops_callbacks(base);
   printf("test_watch: %d checks passed\n", (int)checks_passed);
   return 0;
 }
