@@ -19,7 +19,8 @@
  *   (CORRAL_RESULT_NULL_ARGUMENT).
  * - Memory: strings the library returns are freed with corral_string_free,
  *   byte buffers with corral_bytes_free(data, len), string arrays with
- *   corral_strings_free(array, count), event paths with corral_event_clear.
+ *   corral_strings_free(array, count), ACL arrays with
+ *   corral_acl_list_free(array, count), event paths with corral_event_clear.
  *   Static strings (corral_version, corral_result_message) are never freed.
  * - Strings in are NUL-terminated UTF-8 (else CORRAL_RESULT_INVALID_UTF8);
  *   they are copied, the caller keeps ownership.
