@@ -533,6 +533,47 @@ typedef int32_t corral_latch_state;
 #endif // __cplusplus
 
 /**
+ * A log record's level (and the filter of `corral_set_log_callback`).
+ */
+enum corral_log_level
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : int32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Nothing (the filter only).
+   */
+  CORRAL_LOG_LEVEL_OFF = 0,
+  /**
+   * Needs an operator.
+   */
+  CORRAL_LOG_LEVEL_ERROR = 1,
+  /**
+   * Unexpected but handled.
+   */
+  CORRAL_LOG_LEVEL_WARN = 2,
+  /**
+   * Lifecycle (connected, disconnected, session expired).
+   */
+  CORRAL_LOG_LEVEL_INFO = 3,
+  /**
+   * Per request.
+   */
+  CORRAL_LOG_LEVEL_DEBUG = 4,
+  /**
+   * Finer still.
+   */
+  CORRAL_LOG_LEVEL_TRACE = 5,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum corral_log_level corral_log_level;
+#else
+typedef int32_t corral_log_level;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A connected client: one ZooKeeper session.
  *
  * Thread-safety: every function taking a `corral_client *` may be called
@@ -714,6 +755,15 @@ typedef struct corral_event {
  * the call.
  */
 typedef void (*corral_event_callback)(void *userdata, const struct corral_event *event);
+
+/**
+ * Called on the `corral-log` thread for each record: its level (a
+ * `corral_log_level`), its target (the Rust module, e.g.
+ * "corral::client::session") and its message with its fields
+ * (`connected host=127.0.0.1 port=2181 ...`). Both strings are valid only
+ * during the call.
+ */
+typedef void (*corral_log_callback)(void *userdata, int32_t level, const char *target, const char *message);
 
 #ifdef __cplusplus
 extern "C" {
@@ -1105,6 +1155,27 @@ corral_result corral_leader_latch_close(const struct corral_leader_latch *latch)
  * `latch` must be NULL or a live handle, not used afterwards.
  */
 void corral_leader_latch_free(struct corral_leader_latch *latch);
+
+/**
+ * Sends the library's log records at or below `max_level` (a
+ * `corral_log_level`: `CORRAL_LOG_LEVEL_INFO` passes errors, warnings and
+ * info) to `callback` with `userdata`, on the library's `corral-log`
+ * thread, in order. Records that find the queue full (1024 waiting) are
+ * dropped. A NULL callback (or `CORRAL_LOG_LEVEL_OFF`) stops logging.
+ *
+ * Replacing or removing a callback waits until the previous one has been
+ * called with every record queued for it; after that it is never called
+ * again (its `userdata` may be freed). Do not call this from the log
+ * callback itself.
+ *
+ * The library installs a process-wide `tracing` subscriber on the first
+ * call; if the process already has one (another Rust library installed
+ * it), this fails with `CORRAL_RESULT_INVALID_STATE`.
+ *
+ * # Safety
+ * `userdata` must be safe to use from the `corral-log` thread.
+ */
+corral_result corral_set_log_callback(corral_log_callback callback, void *userdata, int32_t max_level);
 
 /**
  * Frees a string this library returned. NULL is ignored.

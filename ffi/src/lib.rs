@@ -13,6 +13,7 @@
 //!   callback forms.
 //! - [`latch`]: the leader latch recipe (fencing token, leader
 //!   observation, leadership events).
+//! - [`log`]: `corral_set_log_callback`, records on the `corral-log` thread.
 //! - [`mutex`]: the mutex recipe and its lease (fencing token, release,
 //!   loss events).
 //!
@@ -33,6 +34,7 @@ pub mod acl;
 pub mod client;
 pub mod event;
 pub mod latch;
+pub mod log;
 pub mod memory;
 pub mod mutex;
 pub mod result;
