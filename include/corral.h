@@ -574,6 +574,18 @@ typedef int32_t corral_log_level;
 #endif // __cplusplus
 
 /**
+ * Cancels the blocking calls it is passed to (e.g.
+ * `corral_mutex_acquire_cancellable`) from any other thread: such a call
+ * returns `CORRAL_RESULT_CANCELLED`. Once cancelled, it stays cancelled:
+ * later calls given it return `CORRAL_RESULT_CANCELLED` at once.
+ *
+ * Thread-safety: `corral_canceller_cancel` may be called from any thread
+ * at any time; `corral_canceller_free` must come after every call using
+ * it has returned.
+ */
+typedef struct corral_canceller corral_canceller;
+
+/**
  * A connected client: one ZooKeeper session.
  *
  * Thread-safety: every function taking a `corral_client *` may be called
@@ -831,6 +843,32 @@ corral_result corral_client_add_auth(const struct corral_client *client, const c
  * `count`, not yet freed.
  */
 void corral_acl_list_free(struct corral_acl *acl, size_t count);
+
+/**
+ * A new canceller: `*canceller_out` gets it (free with
+ * `corral_canceller_free`).
+ *
+ * # Safety
+ * `canceller_out` must be NULL or writable.
+ */
+corral_result corral_canceller_new(struct corral_canceller **canceller_out);
+
+/**
+ * Cancels the call now using `canceller` (if any) and every later one.
+ * A cancelled write may still have been applied.
+ *
+ * # Safety
+ * `canceller` must be NULL or a live canceller.
+ */
+corral_result corral_canceller_cancel(const struct corral_canceller *canceller);
+
+/**
+ * Frees a canceller. NULL is ignored.
+ *
+ * # Safety
+ * `canceller` must be NULL or a live canceller no call is using.
+ */
+void corral_canceller_free(struct corral_canceller *canceller);
 
 /**
  * Connects to `connect_string` (`"host:port,host:port/chroot"`) and waits
@@ -1223,6 +1261,16 @@ corral_result corral_mutex_new(const struct corral_client *client, const char *p
  * Pointers must be NULL or valid; `lease_out` writable.
  */
 corral_result corral_mutex_acquire(const struct corral_mutex *mutex, struct corral_lease **lease_out);
+
+/**
+ * As `corral_mutex_acquire`, and cancellable: `corral_canceller_cancel`
+ * on `canceller` from another thread makes it return
+ * `CORRAL_RESULT_CANCELLED` (its queue node is removed).
+ *
+ * # Safety
+ * Pointers must be NULL or valid; `lease_out` writable.
+ */
+corral_result corral_mutex_acquire_cancellable(const struct corral_mutex *mutex, const struct corral_canceller *canceller, struct corral_lease **lease_out);
 
 /**
  * As `corral_mutex_acquire`, giving up after `timeout_ms` milliseconds

@@ -7,6 +7,8 @@
 //!   `catch_unwind` boundary every export runs in.
 //! - [`memory`]: C strings and buffers in; library allocations out, each
 //!   with its one free function.
+//! - [`cancel`]: `corral_canceller`, to cancel a blocking call from another
+//!   thread.
 //! - [`client`]: connect, close, detach, the node operations, session token.
 //! - [`acl`]: ACLs on create, get and set ACL, addAuth.
 //! - [`event`]: watch and session events, pull (`corral_watcher_next`) and
@@ -31,6 +33,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod acl;
+pub mod cancel;
 pub mod client;
 pub mod event;
 pub mod latch;
@@ -59,4 +62,5 @@ const _: fn() = || {
     usable_from_any_thread::<mutex::corral_mutex>();
     usable_from_any_thread::<mutex::corral_lease>();
     usable_from_any_thread::<latch::corral_leader_latch>();
+    usable_from_any_thread::<cancel::corral_canceller>();
 };

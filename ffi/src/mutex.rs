@@ -106,6 +106,32 @@ pub unsafe extern "C" fn corral_mutex_acquire(
     })
 }
 
+/// As `corral_mutex_acquire`, and cancellable: `corral_canceller_cancel`
+/// on `canceller` from another thread makes it return
+/// `CORRAL_RESULT_CANCELLED` (its queue node is removed).
+///
+/// # Safety
+/// Pointers must be NULL or valid; `lease_out` writable.
+#[no_mangle]
+pub unsafe extern "C" fn corral_mutex_acquire_cancellable(
+    mutex: *const corral_mutex,
+    canceller: *const crate::cancel::corral_canceller,
+    lease_out: *mut *mut corral_lease,
+) -> corral_result {
+    boundary(|| {
+        let mutex = self::mutex(mutex)?.mutex.clone();
+        let canceller = canceller
+            .as_ref()
+            .ok_or_else(|| Failure::null("canceller"))?;
+        out(lease_out, "lease_out")?;
+        let lease = canceller.wait(Call::spawn(async move {
+            mutex.acquire().await.map_err(Error::from)
+        }))?;
+        lease_out.write(corral_lease::new(lease));
+        Ok(())
+    })
+}
+
 /// As `corral_mutex_acquire`, giving up after `timeout_ms` milliseconds
 /// (0: only if free now) with `CORRAL_RESULT_TIMED_OUT` (`*lease_out`
 /// untouched; nothing is left behind on the server).

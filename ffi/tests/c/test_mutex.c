@@ -3,7 +3,7 @@
  * tokens strictly increase in grant order); try-acquire with a timeout;
  * re-entry refused; a lease lost to a deleted node is reported as an event
  * and its release says "already lost"; a lease freed unreleased frees the
- * lock.
+ * lock; a waiting acquire cancelled from another thread.
  *
  * Across processes, with a shared-file oracle:
  *   test_mutex process LOCK FILE ROUNDS   (run several at once) appends
@@ -167,6 +167,83 @@ static void test_lease(const char *base) {
   corral_client_free(b);
 }
 
+struct waiter {
+  corral_mutex *mutex;
+  corral_canceller *canceller;
+  int32_t rc;
+};
+
+static void *wait_cancellable(void *arg) {
+  struct waiter *waiter = arg;
+  corral_lease *lease = NULL;
+  waiter->rc = corral_mutex_acquire_cancellable(waiter->mutex, waiter->canceller, &lease);
+  corral_lease_free(lease); /* NULL unless it was granted */
+  return NULL;
+}
+
+/* A waiting acquire cancelled from another thread returns CANCELLED and
+ * leaves no node in the queue (the next waiter gets the lock). */
+static void test_cancel(const char *base) {
+  corral_client *a = NULL, *b = NULL;
+  corral_mutex *ma = NULL, *mb = NULL, *mc = NULL;
+  corral_lease *held = NULL, *next = NULL;
+  corral_canceller *canceller = NULL;
+  struct waiter waiter;
+  pthread_t thread;
+  char path[160];
+  char **children = NULL;
+  size_t count = 0;
+  int polls;
+
+  snprintf(path, sizeof path, "%s-cancel", base);
+  CHECK_OK(corral_client_connect(test_hosts(), 10000, NULL, NULL, NULL, &a));
+  CHECK_OK(corral_client_connect(test_hosts(), 10000, NULL, NULL, NULL, &b));
+  CHECK_OK(corral_mutex_new(a, path, &ma));
+  CHECK_OK(corral_mutex_new(b, path, &mb));
+  CHECK_OK(corral_mutex_new(b, path, &mc));
+  CHECK_RC(corral_canceller_new(NULL), CORRAL_RESULT_NULL_ARGUMENT);
+  CHECK_RC(corral_canceller_cancel(NULL), CORRAL_RESULT_NULL_ARGUMENT);
+  CHECK_OK(corral_canceller_new(&canceller));
+  CHECK_RC(corral_mutex_acquire_cancellable(mb, NULL, &next), CORRAL_RESULT_NULL_ARGUMENT);
+  CHECK_OK(corral_mutex_acquire(ma, &held));
+
+  waiter.mutex = mb;
+  waiter.canceller = canceller;
+  waiter.rc = 1;
+  CHECK(pthread_create(&thread, NULL, wait_cancellable, &waiter) == 0);
+  /* Poll (bounded) until the waiter's node is queued, then cancel. */
+  for (polls = 0; polls < 1000; polls++) {
+    CHECK_OK(corral_client_get_children(a, path, &children, &count, NULL));
+    corral_strings_free(children, count);
+    if (count == 2) {
+      break;
+    }
+  }
+  CHECK(count == 2);
+  CHECK_OK(corral_canceller_cancel(canceller));
+  CHECK(pthread_join(thread, NULL) == 0);
+  CHECK(waiter.rc == CORRAL_RESULT_CANCELLED);
+  /* Cancelled for good: a later call returns at once. */
+  CHECK_RC(corral_mutex_acquire_cancellable(mb, canceller, &next), CORRAL_RESULT_CANCELLED);
+  CHECK(next == NULL);
+
+  CHECK_OK(corral_lease_release(held, NULL));
+  corral_lease_free(held);
+  CHECK_OK(corral_mutex_try_acquire(mc, 10000, &next));
+  CHECK_OK(corral_lease_release(next, NULL));
+  corral_lease_free(next);
+
+  corral_canceller_free(canceller);
+  corral_canceller_free(NULL);
+  corral_mutex_free(ma);
+  corral_mutex_free(mb);
+  corral_mutex_free(mc);
+  CHECK_OK(corral_client_close(a));
+  CHECK_OK(corral_client_close(b));
+  corral_client_free(a);
+  corral_client_free(b);
+}
+
 static void append_line(const char *file, const char *what, int64_t token) {
   char line[128];
   int fd = open(file, O_WRONLY | O_APPEND | O_CREAT, 0644);
@@ -235,6 +312,7 @@ int main(int argc, char **argv) {
   CHECK_OK(corral_client_connect(test_hosts(), 10000, NULL, NULL, NULL, &shared_client));
   test_contention();
   test_lease(base);
+  test_cancel(base);
   CHECK_OK(corral_client_close(shared_client));
   corral_client_free(shared_client);
   printf("test_mutex: %d checks passed\n", (int)checks_passed);
