@@ -4,7 +4,8 @@
  *
  * Conventions
  * - Names: corral_<object>_<verb>. Handles (corral_client, corral_watcher,
- *   corral_mutex, corral_lease, corral_leader_latch) are opaque pointers; each has one
+ *   corral_mutex, corral_lease, corral_leader_latch, corral_canceller) are opaque
+ *   pointers; each has one
  *   corral_<object>_free, which accepts NULL and must be the last call on it.
  * - Results: every fallible function returns a corral_result (int32_t):
  *   CORRAL_RESULT_OK (0); ZooKeeper's own negative codes with their numbers
