@@ -209,12 +209,12 @@ impl Client {
     /// The request for a create at `path` (a server path).
     pub(crate) fn create_request(
         path: String,
-        data: &[u8],
+        data: Option<&[u8]>,
         options: &CreateOptions,
     ) -> Result<Request> {
         let flags = options.mode.flag();
         let acl = options.acl.clone();
-        let data = Some(data.to_vec());
+        let data = data.map(<[u8]>::to_vec);
         match (options.mode.is_ttl(), options.ttl) {
             (true, Some(ttl)) => Ok(Request::CreateTtl(CreateTtlRequest {
                 path,
@@ -322,6 +322,19 @@ impl Client {
         data: &[u8],
         options: &CreateOptions,
     ) -> Result<(String, Stat)> {
+        self.create_nullable(path, Some(data), options).await
+    }
+
+    /// As [`create`](Client::create), with `None` for null data (as
+    /// ZooKeeper's Java client's `create(path, null, ...)`), which
+    /// [`get_data_nullable`](Client::get_data_nullable) tells from empty
+    /// data. For the C ABI, whose callers can pass `NULL`.
+    pub async fn create_nullable(
+        &self,
+        path: &str,
+        data: Option<&[u8]>,
+        options: &CreateOptions,
+    ) -> Result<(String, Stat)> {
         let server = self.checked_path(path, options.mode.is_sequential())?;
         let request = Client::create_request(server, data, options)?;
         match self.call(request, path).await? {
@@ -411,6 +424,20 @@ impl Client {
             // Null data reads as empty here (ZooKeeper's Java client gives
             // null; this API has no null).
             Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat)),
+            _ => Err(unexpected("getData")),
+        }
+    }
+
+    /// As [`get_data`](Client::get_data), telling null data (`None`) from
+    /// empty data, as ZooKeeper's Java and C clients do.
+    pub async fn get_data_nullable(&self, path: &str) -> Result<(Option<Vec<u8>>, Stat)> {
+        self.read_barrier(path).await?;
+        let request = Request::GetData(GetDataRequest {
+            path: self.checked_path(path, false)?,
+            watch: false,
+        });
+        match self.call(request, path).await? {
+            Response::GetData(r) => Ok((r.data, r.stat)),
             _ => Err(unexpected("getData")),
         }
     }

@@ -92,7 +92,7 @@ impl MultiBuilder {
     /// containers and TTLs included).
     pub fn create(self, path: &str, data: &[u8], options: &CreateOptions) -> Self {
         self.push(path, options.mode.is_sequential(), |server| {
-            Ok(match Client::create_request(server, data, options)? {
+            Ok(match Client::create_request(server, Some(data), options)? {
                 proto::Request::CreateTtl(r) => proto::MultiOp::CreateTtl(r),
                 proto::Request::CreateContainer(r) => proto::MultiOp::CreateContainer(r),
                 proto::Request::Create2(r) | proto::Request::Create(r) => {
