@@ -353,6 +353,54 @@ impl Client {
         Ok(())
     }
 
+    /// As [`create`](Client::create), first creating missing ancestors as
+    /// empty persistent nodes (kazoo's `create(..., makepath=True)`).
+    pub async fn create_with_parents(
+        &self,
+        path: &str,
+        data: &[u8],
+        options: &CreateOptions,
+    ) -> Result<(String, Stat)> {
+        match self.create(path, data, options).await {
+            Err(Error::NoNode { .. }) => {
+                if let Some(parent) = crate::path::parent(path) {
+                    self.ensure_path(parent).await?;
+                }
+                self.create(path, data, options).await
+            }
+            other => other,
+        }
+    }
+
+    /// Deletes `path` and everything under it, deepest nodes first (kazoo's
+    /// `delete(path, recursive=True)`). Not atomic: nodes created under it
+    /// meanwhile make it fail with `NotEmpty`; nodes deleted meanwhile are
+    /// fine. Fails with `NoNode` if `path` does not exist.
+    pub async fn delete_recursive(&self, path: &str) -> Result<()> {
+        self.checked_path(path, false)?;
+        // Breadth-first listing; deleting it in reverse order removes
+        // every child before its parent.
+        let mut nodes = vec![path.to_owned()];
+        let mut next = 0;
+        while next < nodes.len() {
+            let children = match self.get_children(&nodes[next]).await {
+                Ok(children) => children,
+                Err(Error::NoNode { .. }) if next > 0 => Vec::new(),
+                Err(err) => return Err(err),
+            };
+            let parent = nodes[next].clone();
+            nodes.extend(children.iter().map(|c| crate::path::join(&parent, c)));
+            next += 1;
+        }
+        for (i, node) in nodes.iter().enumerate().rev() {
+            match self.delete(node, None).await {
+                Err(Error::NoNode { .. }) if i > 0 => {}
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes a node; `version` is the expected data version (`None`: any).
     /// Fails with `NoNode`, `BadVersion`, `NotEmpty`.
     pub async fn delete(&self, path: &str, version: Option<i32>) -> Result<()> {

@@ -1,0 +1,122 @@
+//! `NativeLock`: core's [`Mutex`] (Curator's `InterProcessMutex` layout)
+//! and the [`Lease`] it granted.
+
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use corral::recipes::{Lease, Mutex};
+use corral_embed::EmbeddedClient;
+use pyo3::prelude::*;
+
+use crate::error::{raise, to_py, LOCK_TIMEOUT};
+use crate::{millis, wait};
+
+/// The native half of `corral.Lock`.
+#[pyclass(module = "corral._native")]
+pub struct NativeLock {
+    client: Arc<EmbeddedClient>,
+    mutex: Mutex,
+    lease: StdMutex<Option<Lease>>,
+}
+
+impl NativeLock {
+    pub fn new(
+        py: Python<'_>,
+        client: Arc<EmbeddedClient>,
+        path: &str,
+        identifier: &[u8],
+    ) -> PyResult<NativeLock> {
+        let mutex = Mutex::new(client.client().map_err(|e| to_py(py, e))?, path)
+            .with_data(identifier);
+        Ok(NativeLock {
+            client,
+            mutex,
+            lease: StdMutex::new(None),
+        })
+    }
+
+    fn lease(&self) -> std::sync::MutexGuard<'_, Option<Lease>> {
+        self.lease.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[pymethods]
+impl NativeLock {
+    /// Waits for the lock: `blocking=False` tries once; `timeout_ms`
+    /// raises `LockTimeout` when it passes. True once held.
+    #[pyo3(signature = (blocking=true, timeout_ms=None))]
+    fn acquire(&self, py: Python<'_>, blocking: bool, timeout_ms: Option<u64>) -> PyResult<bool> {
+        let mutex = self.mutex.clone();
+        let lease = match (blocking, millis(timeout_ms)) {
+            (false, _) => wait(
+                py,
+                self.client
+                    .call(|_| async move { mutex.try_acquire(Duration::ZERO).await }),
+            )?,
+            (true, Some(timeout)) => {
+                let lease = wait(
+                    py,
+                    self.client
+                        .call(move |_| async move { mutex.try_acquire(timeout).await }),
+                )?;
+                if lease.is_none() {
+                    return Err(raise(
+                        py,
+                        LOCK_TIMEOUT,
+                        format!("lock {} not acquired within {timeout:?}", self.mutex.path()),
+                        None,
+                        Some(self.mutex.path()),
+                    ));
+                }
+                lease
+            }
+            (true, None) => Some(wait(
+                py,
+                self.client.call(|_| async move { mutex.acquire().await }),
+            )?),
+        };
+        let held = lease.is_some();
+        *self.lease() = lease;
+        Ok(held)
+    }
+
+    /// Deletes the lock's node; False if it was not held.
+    fn release(&self, py: Python<'_>) -> PyResult<bool> {
+        let Some(lease) = self.lease().take() else {
+            return Ok(false);
+        };
+        wait(
+            py,
+            self.client
+                .call(|_| async move { lease.release().await.map(|_| ()) }),
+        )?;
+        Ok(true)
+    }
+
+    #[getter]
+    fn is_acquired(&self) -> bool {
+        self.lease().is_some()
+    }
+
+    /// The held lease's fencing token (its node's czxid), or None.
+    #[getter]
+    fn fencing_token(&self) -> Option<i64> {
+        self.lease().as_ref().map(Lease::fencing_token)
+    }
+
+    /// The held lease's node, or None.
+    #[getter]
+    fn node(&self) -> Option<String> {
+        self.lease().as_ref().map(|l| l.path().to_owned())
+    }
+
+    /// The contenders' nodes, holder first.
+    fn contenders(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let mutex = self.mutex.clone();
+        wait(
+            py,
+            self.client
+                .call(|_| async move { mutex.participant_nodes().await }),
+        )
+    }
+}
