@@ -59,7 +59,15 @@ fn new_class<'py>(
     // Class-level defaults; raised instances set their own.
     dict.set_item("code", code)?;
     dict.set_item("path", py.None())?;
-    PyErr::new_type(py, &qualified, Some(&doc), Some(base), Some(dict.into_any().unbind()))
+    // `new_type` drops the `Py` it is given before using its pointer, so
+    // `dict` keeps the reference that keeps the dictionary alive.
+    PyErr::new_type(
+        py,
+        &qualified,
+        Some(&doc),
+        Some(base),
+        Some(dict.clone().into_any().unbind()),
+    )
 }
 
 fn build(py: Python<'_>) -> PyResult<HashMap<&'static str, Py<PyType>>> {

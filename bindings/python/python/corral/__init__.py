@@ -1,0 +1,18 @@
+"""Corral's Python client, in kazoo's shape: ``from corral import Client as KazooClient``.
+
+Every behaviour lives in the Rust core (``corral._native``); this package adds
+named tuples, context managers and the kazoo spellings."""
+
+from .client import Client, KazooState, Lock, Transaction, WatchedEvent, ZnodeStat
+from .exceptions import *  # noqa: F401,F403
+from .exceptions import __all__ as _exception_names
+
+__all__ = [
+    "Client",
+    "KazooState",
+    "Lock",
+    "Transaction",
+    "WatchedEvent",
+    "ZnodeStat",
+    *_exception_names,
+]

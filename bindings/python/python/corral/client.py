@@ -1,0 +1,272 @@
+"""``Client``, ``Lock`` and ``Transaction``: thin wrappers over ``corral._native``.
+
+Blocking calls release the GIL and stop on Ctrl-C (``KeyboardInterrupt``,
+the request cancelled). Watch callbacks and state listeners run on the
+client's own event thread, one event at a time, in the session's order."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple, Union
+
+from ._native import NativeClient, NativeLock
+
+
+def _millis(seconds: Optional[float]) -> Optional[int]:
+    return None if seconds is None else int(seconds * 1000)
+
+
+class ZnodeStat(NamedTuple):
+    """A node's stat, with kazoo's field names (and snake_case aliases)."""
+
+    czxid: int
+    mzxid: int
+    ctime: int
+    mtime: int
+    version: int
+    cversion: int
+    aversion: int
+    ephemeralOwner: int
+    dataLength: int
+    numChildren: int
+    pzxid: int
+
+    @property
+    def ephemeral_owner(self) -> int:
+        return self.ephemeralOwner
+
+    @property
+    def data_length(self) -> int:
+        return self.dataLength
+
+    @property
+    def num_children(self) -> int:
+        return self.numChildren
+
+    @property
+    def created(self) -> float:
+        """Creation time in seconds (kazoo's alias)."""
+        return self.ctime / 1000.0
+
+    @property
+    def last_modified(self) -> float:
+        """Last modification time in seconds (kazoo's alias)."""
+        return self.mtime / 1000.0
+
+
+class WatchedEvent(NamedTuple):
+    """A watch's event: kazoo's ``EventType`` and ``KeeperState`` strings and the path."""
+
+    type: str
+    state: str
+    path: str
+
+
+class KazooState:
+    """Session states given to ``add_listener`` callbacks (kazoo's values)."""
+
+    SUSPENDED = "SUSPENDED"
+    CONNECTED = "CONNECTED"
+    LOST = "LOST"
+
+
+def _watch_adapter(watch: Callable[[WatchedEvent], Any]) -> Callable[[Tuple[str, str, str]], Any]:
+    return lambda event: watch(WatchedEvent(*event))
+
+
+class Client:
+    """A ZooKeeper client with kazoo's ``KazooClient`` verbs.
+
+    ``timeout`` is the session timeout in seconds; ``session`` a token from
+    ``session_token`` (of any language's client) to resume that session."""
+
+    def __init__(
+        self,
+        hosts: str = "127.0.0.1:2181",
+        timeout: float = 10.0,
+        session: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> None:
+        self._native = NativeClient(hosts, _millis(timeout), _millis(request_timeout), session)
+
+    # Lifecycle -----------------------------------------------------------
+
+    def start(self, timeout: float = 15) -> None:
+        """Connects (a new session, or the one given as ``session``)."""
+        self._native.start(_millis(timeout))
+
+    def stop(self) -> None:
+        """Closes the session: its ephemeral nodes are deleted."""
+        self._native.stop()
+
+    def close(self) -> None:
+        """As ``stop()`` (kazoo frees resources here; nothing is left to free)."""
+        self._native.stop()
+
+    def detach(self) -> None:
+        """Drops the connection but keeps the session, for ``Client(session=token)``."""
+        self._native.detach()
+
+    def __enter__(self) -> "Client":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def connected(self) -> bool:
+        return self._native.connected
+
+    @property
+    def client_id(self) -> Optional[Tuple[int, bytes]]:
+        """``(session id, password)``, or None when not started."""
+        return self._native.client_id
+
+    @property
+    def session_token(self) -> str:
+        """The session as core's versioned text token (``v1:...``)."""
+        return self._native.session_token
+
+    def add_listener(self, listener: Callable[[str], Any]) -> None:
+        """Calls ``listener(KazooState.*)`` on every session state change."""
+        self._native.add_listener(listener)
+
+    def remove_listener(self, listener: Callable[[str], Any]) -> bool:
+        return self._native.remove_listener(listener)
+
+    # Verbs ---------------------------------------------------------------
+
+    def create(
+        self,
+        path: str,
+        value: bytes = b"",
+        ephemeral: bool = False,
+        sequence: bool = False,
+        makepath: bool = False,
+    ) -> str:
+        """Creates a node; returns its path (with the sequence suffix)."""
+        return self._native.create(path, value, ephemeral, sequence, makepath)
+
+    def ensure_path(self, path: str) -> None:
+        self._native.ensure_path(path)
+
+    def get(
+        self, path: str, watch: Optional[Callable[[WatchedEvent], Any]] = None
+    ) -> Tuple[bytes, ZnodeStat]:
+        """The data and stat; ``watch`` is called once with the next change's event."""
+        callback = None if watch is None else _watch_adapter(watch)
+        data, stat = self._native.get(path, callback)
+        return data, ZnodeStat(*stat)
+
+    def set(self, path: str, value: bytes, version: int = -1) -> ZnodeStat:
+        return ZnodeStat(*self._native.set(path, value, version))
+
+    def delete(self, path: str, version: int = -1, recursive: bool = False) -> None:
+        self._native.delete(path, version, recursive)
+
+    def exists(self, path: str) -> Optional[ZnodeStat]:
+        stat = self._native.exists(path)
+        return None if stat is None else ZnodeStat(*stat)
+
+    def get_children(
+        self, path: str, include_data: bool = False
+    ) -> Union[List[str], Tuple[List[str], ZnodeStat]]:
+        """The children's names; with ``include_data``, ``(children, stat)`` as kazoo."""
+        if include_data:
+            children, stat = self._native.get_children_with_stat(path)
+            return children, ZnodeStat(*stat)
+        return self._native.get_children(path)
+
+    def sync(self, path: str) -> None:
+        self._native.sync(path)
+
+    def add_watch(
+        self, path: str, watch: Callable[[WatchedEvent], Any], recursive: bool = False
+    ) -> int:
+        """A persistent (``recursive``: whole subtree) watch; returns its id."""
+        return self._native.add_watch(path, _watch_adapter(watch), recursive)
+
+    def remove_watch(self, watch_id: int) -> None:
+        self._native.remove_watch(watch_id)
+
+    def transaction(self) -> "Transaction":
+        return Transaction(self)
+
+    def Lock(self, path: str, identifier: str = "") -> "Lock":  # noqa: N802 (kazoo's name)
+        return Lock(self, path, identifier)
+
+
+class Transaction:
+    """Ops committed atomically (kazoo's ``TransactionRequest``)."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+        self._ops: List[Tuple[str, str, bytes, int, bool, bool]] = []
+
+    def create(
+        self, path: str, value: bytes = b"", ephemeral: bool = False, sequence: bool = False
+    ) -> None:
+        self._ops.append(("create", path, value, -1, ephemeral, sequence))
+
+    def delete(self, path: str, version: int = -1) -> None:
+        self._ops.append(("delete", path, b"", version, False, False))
+
+    def set_data(self, path: str, value: bytes, version: int = -1) -> None:
+        self._ops.append(("set_data", path, value, version, False, False))
+
+    def check(self, path: str, version: int) -> None:
+        self._ops.append(("check", path, b"", version, False, False))
+
+    def commit(self) -> List[Union[str, bool, ZnodeStat]]:
+        """Results in order: created path, True (delete, check), new stat (set_data).
+
+        A failing op raises its exception (``.index`` is the op's position);
+        nothing was applied."""
+        results = self._client._native.multi(self._ops)
+        return [ZnodeStat(*r) if isinstance(r, tuple) else r for r in results]
+
+    def __enter__(self) -> "Transaction":
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.commit()
+
+
+class Lock:
+    """A lock with Curator's ``InterProcessMutex`` layout (shared with Java,
+    Rust, C and Node clients), usable as ``with client.Lock(path, "me"):``."""
+
+    def __init__(self, client: Client, path: str, identifier: str = "") -> None:
+        self._native: NativeLock = client._native.new_lock(path, identifier.encode())
+
+    def acquire(self, blocking: bool = True, timeout: Optional[float] = None) -> bool:
+        """True once held; ``blocking=False`` tries once; ``timeout`` raises ``LockTimeout``."""
+        return self._native.acquire(blocking, _millis(timeout))
+
+    def release(self) -> bool:
+        return self._native.release()
+
+    @property
+    def is_acquired(self) -> bool:
+        return self._native.is_acquired
+
+    @property
+    def fencing_token(self) -> Optional[int]:
+        """Strictly increases across holders (the lock node's czxid); None when not held."""
+        return self._native.fencing_token
+
+    @property
+    def node(self) -> Optional[str]:
+        return self._native.node
+
+    def contenders(self) -> List[str]:
+        """The contenders' lock nodes, holder first."""
+        return self._native.contenders()
+
+    def __enter__(self) -> "Lock":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
