@@ -54,6 +54,10 @@ fn create_options(ephemeral: bool, sequence: bool) -> CreateOptions {
 pub struct NativeClient {
     options: Options,
     client: Mutex<Option<Arc<EmbeddedClient>>>,
+    /// The client `stop()` closed, kept so that its event forwarding is
+    /// not aborted (dropping an `EmbeddedClient` ends its queue) before the
+    /// final state reaches the listeners.
+    stopped: Mutex<Option<Arc<EmbeddedClient>>>,
     watches: Arc<Watches>,
 }
 
@@ -96,6 +100,7 @@ impl NativeClient {
         Ok(NativeClient {
             options,
             client: Mutex::new(None),
+            stopped: Mutex::new(None),
             watches: Arc::default(),
         })
     }
@@ -121,7 +126,9 @@ impl NativeClient {
         let Some(client) = self.slot().take() else {
             return Ok(());
         };
-        wait(py, client.close())
+        let closed = wait(py, client.close());
+        *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
+        closed
     }
 
     /// Drops the connection but keeps the session on the servers, for
