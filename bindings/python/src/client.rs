@@ -69,12 +69,9 @@ impl NativeClient {
     /// The connected client, or `ConnectionClosedError` (code CLOSING)
     /// before `start()` and after `stop()`.
     pub fn embedded(&self, py: Python<'_>) -> PyResult<Arc<EmbeddedClient>> {
-        self.slot().clone().ok_or_else(|| {
-            to_py(
-                py,
-                corral_embed::Error::Client(corral::Error::ClientClosed),
-            )
-        })
+        self.slot()
+            .clone()
+            .ok_or_else(|| to_py(py, corral_embed::Error::Client(corral::Error::ClientClosed)))
     }
 }
 
@@ -149,10 +146,7 @@ impl NativeClient {
     #[getter]
     fn connected(&self, py: Python<'_>) -> PyResult<bool> {
         match self.slot().clone() {
-            Some(client) => Ok(client
-                .state()
-                .map_err(|e| to_py(py, e))?
-                .is_connected()),
+            Some(client) => Ok(client.state().map_err(|e| to_py(py, e))?.is_connected()),
             None => Ok(false),
         }
     }
@@ -182,7 +176,10 @@ impl NativeClient {
 
     fn ensure_path(&self, py: Python<'_>, path: String) -> PyResult<()> {
         let client = self.embedded(py)?;
-        wait(py, client.call(|c| async move { c.ensure_path(&path).await }))
+        wait(
+            py,
+            client.call(|c| async move { c.ensure_path(&path).await }),
+        )
     }
 
     /// The data and stat; with `watch`, a one-shot data watch whose event
@@ -217,7 +214,10 @@ impl NativeClient {
     fn delete(&self, py: Python<'_>, path: String, version: i32, recursive: bool) -> PyResult<()> {
         let client = self.embedded(py)?;
         if recursive {
-            wait(py, client.call(|c| async move { c.delete_recursive(&path).await }))
+            wait(
+                py,
+                client.call(|c| async move { c.delete_recursive(&path).await }),
+            )
         } else {
             wait(py, client.delete(&path, any_version(version)))
         }
@@ -301,7 +301,10 @@ impl NativeClient {
     #[getter]
     fn session_token(&self, py: Python<'_>) -> PyResult<String> {
         let client = self.embedded(py)?;
-        Ok(client.session_token().map_err(|e| to_py(py, e))?.to_string())
+        Ok(client
+            .session_token()
+            .map_err(|e| to_py(py, e))?
+            .to_string())
     }
 
     /// Commits `ops` atomically. Each op is `(kind, path, data, version,
@@ -336,7 +339,9 @@ impl NativeClient {
             .into_iter()
             .map(|result| {
                 Ok(match result {
-                    MultiOpResult::Create { path, .. } => path.into_pyobject(py)?.into_any().unbind(),
+                    MultiOpResult::Create { path, .. } => {
+                        path.into_pyobject(py)?.into_any().unbind()
+                    }
                     MultiOpResult::SetData { stat } => {
                         stat_tuple(&stat).into_pyobject(py)?.into_any().unbind()
                     }

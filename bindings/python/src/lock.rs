@@ -26,8 +26,8 @@ impl NativeLock {
         path: &str,
         identifier: &[u8],
     ) -> PyResult<NativeLock> {
-        let mutex = Mutex::new(client.client().map_err(|e| to_py(py, e))?, path)
-            .with_data(identifier);
+        let mutex =
+            Mutex::new(client.client().map_err(|e| to_py(py, e))?, path).with_data(identifier);
         Ok(NativeLock {
             client,
             mutex,

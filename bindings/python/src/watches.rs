@@ -72,11 +72,7 @@ fn kazoo_state(state: SessionState) -> Option<&'static str> {
     }
 }
 
-fn call<'py>(
-    py: Python<'py>,
-    callback: &Py<PyAny>,
-    args: impl pyo3::call::PyCallArgs<'py>,
-) {
+fn call<'py>(py: Python<'py>, callback: &Py<PyAny>, args: impl pyo3::call::PyCallArgs<'py>) {
     // A callback's exception is reported, never fatal to delivery.
     if let Err(err) = callback.call1(py, args) {
         err.print(py);
@@ -144,8 +140,8 @@ impl Watches {
         let early = {
             let mut registry = self.lock();
             let early = registry.early.remove(&id).unwrap_or_default();
-            let done = !persistent && !early.is_empty()
-                || early.iter().any(WatchedEvent::is_terminal);
+            let done =
+                !persistent && !early.is_empty() || early.iter().any(WatchedEvent::is_terminal);
             if !done {
                 registry
                     .callbacks
@@ -172,7 +168,9 @@ impl Watches {
     pub fn remove_listener(&self, listener: &Bound<'_, PyAny>) -> bool {
         let mut registry = self.lock();
         let before = registry.listeners.len();
-        registry.listeners.retain(|l| !l.bind(listener.py()).is(listener));
+        registry
+            .listeners
+            .retain(|l| !l.bind(listener.py()).is(listener));
         registry.listeners.len() != before
     }
 }

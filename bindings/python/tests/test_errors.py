@@ -120,3 +120,27 @@ def test_every_class_of_the_table_is_exported() -> None:
     assert len(codes) == len(
         [c for c in _native.EXCEPTIONS.values() if c.__bases__ == (corral.ZookeeperError,)]
     )
+
+
+def test_type_stubs_match_the_native_module() -> None:
+    """The .pyi files list exactly what the native module exports."""
+    import ast
+    from pathlib import Path
+
+    package = Path(corral.__file__).parent
+    exceptions = ast.parse((package / "exceptions.pyi").read_text())
+    stub_classes = {n.name for n in exceptions.body if isinstance(n, ast.ClassDef)}
+    assert stub_classes == set(_native.EXCEPTIONS)
+    for node in exceptions.body:
+        if isinstance(node, ast.ClassDef) and node.bases:
+            base = node.bases[0]
+            assert isinstance(base, ast.Name)
+            actual = _native.EXCEPTIONS[node.name].__bases__[0].__name__
+            assert base.id == actual, node.name
+    native = ast.parse((package / "_native.pyi").read_text())
+    for node in native.body:
+        if isinstance(node, ast.ClassDef):
+            cls = getattr(_native, node.name)
+            stubbed = {f.name for f in node.body if isinstance(f, ast.FunctionDef)} - {"__init__"}
+            public = {a for a in dir(cls) if not a.startswith("_")}
+            assert stubbed == public, node.name
