@@ -6,15 +6,15 @@ use std::sync::{Arc, Mutex};
 
 use corral::client::{CreateOptions, MultiOpResult};
 use corral::proto::{AddWatchMode, CreateMode, Stat};
-use corral_embed::{Delivery, EmbeddedClient, Options, SessionToken};
+use corral_embed::{Call, Delivery, EmbeddedClient, Options, SessionToken};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes};
+use pyo3::types::PyBytes;
 
 use crate::error::to_py;
 use crate::lock::NativeLock;
 use crate::watches::Watches;
-use crate::{millis, wait};
+use crate::{finish, millis, obj, wait};
 
 /// kazoo's `ZnodeStat` field order.
 pub type StatTuple = (i64, i64, i64, i64, i32, i32, i32, i64, i32, i32, i64);
@@ -53,7 +53,7 @@ fn create_options(ephemeral: bool, sequence: bool) -> CreateOptions {
 #[pyclass(module = "corral._native")]
 pub struct NativeClient {
     options: Options,
-    client: Mutex<Option<Arc<EmbeddedClient>>>,
+    client: Arc<Mutex<Option<Arc<EmbeddedClient>>>>,
     /// The client `stop()` closed, kept so that its event forwarding is
     /// not aborted (dropping an `EmbeddedClient` ends its queue) before the
     /// final state reaches the listeners.
@@ -96,36 +96,53 @@ impl NativeClient {
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(NativeClient {
             options,
-            client: Mutex::new(None),
+            client: Arc::new(Mutex::new(None)),
             stopped: Mutex::new(None),
             watches: Arc::default(),
         })
     }
 
     /// Connects (at most `timeout_ms`); a no-op when connected.
-    #[pyo3(signature = (timeout_ms=None))]
-    fn start(&self, py: Python<'_>, timeout_ms: Option<u64>) -> PyResult<()> {
+    #[pyo3(signature = (timeout_ms=None, done=None))]
+    fn start(
+        &self,
+        py: Python<'_>,
+        timeout_ms: Option<u64>,
+        done: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         if self.slot().is_some() {
-            return Ok(());
+            return finish(py, Call::spawn(async { Ok(()) }), done, |py, ()| {
+                Ok(py.None())
+            });
         }
         let mut options = self.options.clone();
         options.connect_timeout = millis(timeout_ms);
         let watches = Arc::clone(&self.watches);
         let delivery = Delivery::Callback(Box::new(move |event| watches.deliver(event)));
-        let client = wait(py, EmbeddedClient::connect(options, delivery))?;
-        *self.slot() = Some(Arc::new(client));
-        Ok(())
+        let slot = Arc::clone(&self.client);
+        finish(
+            py,
+            EmbeddedClient::connect(options, delivery),
+            done,
+            move |py, client| {
+                *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(client));
+                Ok(py.None())
+            },
+        )
     }
 
     /// Closes the session (its ephemerals go) and the connection; a no-op
     /// when not connected.
-    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+    #[pyo3(signature = (done=None))]
+    fn stop(&self, py: Python<'_>, done: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
         let Some(client) = self.slot().take() else {
-            return Ok(());
+            return finish(py, Call::spawn(async { Ok(()) }), done, |py, ()| {
+                Ok(py.None())
+            });
         };
-        let closed = wait(py, client.close());
+        let close = client.close();
         *self.stopped.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
-        closed
+        finish(py, close, done, |py, ()| Ok(py.None()))
     }
 
     /// Drops the connection but keeps the session on the servers, for
@@ -151,7 +168,8 @@ impl NativeClient {
         }
     }
 
-    #[pyo3(signature = (path, value, ephemeral=false, sequence=false, makepath=false))]
+    #[pyo3(signature = (path, value, ephemeral=false, sequence=false, makepath=false, done=None))]
+    #[allow(clippy::too_many_arguments)]
     fn create(
         &self,
         py: Python<'_>,
@@ -160,7 +178,8 @@ impl NativeClient {
         ephemeral: bool,
         sequence: bool,
         makepath: bool,
-    ) -> PyResult<String> {
+        done: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let options = create_options(ephemeral, sequence);
         let client = self.embedded(py)?;
         let call = client.call(move |c| async move {
@@ -171,66 +190,100 @@ impl NativeClient {
             };
             created.map(|(path, _)| path)
         });
-        wait(py, call)
+        finish(py, call, done, |py, path| obj(py, path))
     }
 
-    fn ensure_path(&self, py: Python<'_>, path: String) -> PyResult<()> {
+    #[pyo3(signature = (path, done=None))]
+    fn ensure_path(
+        &self,
+        py: Python<'_>,
+        path: String,
+        done: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let client = self.embedded(py)?;
-        wait(
-            py,
-            client.call(|c| async move { c.ensure_path(&path).await }),
-        )
+        let call = client.call(|c| async move { c.ensure_path(&path).await });
+        finish(py, call, done, |py, ()| Ok(py.None()))
     }
 
     /// The data and stat; with `watch`, a one-shot data watch whose event
     /// calls `watch(event_tuple)` on the client's event thread.
-    #[pyo3(signature = (path, watch=None))]
-    fn get<'py>(
+    #[pyo3(signature = (path, watch=None, done=None))]
+    fn get(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         path: &str,
         watch: Option<Py<PyAny>>,
-    ) -> PyResult<(Bound<'py, PyBytes>, StatTuple)> {
+        done: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let client = self.embedded(py)?;
-        let (data, stat) = match watch {
-            None => wait(py, client.get_data(path))?,
-            Some(callback) => {
-                let (data, stat, id) = wait(py, client.get_and_watch_data(path))?;
-                self.watches.register(py, id, callback, false);
-                (data, stat)
-            }
+        let Some(callback) = watch else {
+            return finish(py, client.get_data(path), done, |py, (data, stat)| {
+                obj(py, (PyBytes::new(py, &data), stat_tuple(&stat)))
+            });
         };
-        Ok((PyBytes::new(py, &data), stat_tuple(&stat)))
+        let watches = Arc::clone(&self.watches);
+        finish(
+            py,
+            client.get_and_watch_data(path),
+            done,
+            move |py, (data, stat, id)| {
+                watches.register(py, id, callback, false);
+                obj(py, (PyBytes::new(py, &data), stat_tuple(&stat)))
+            },
+        )
     }
 
-    #[pyo3(signature = (path, value, version=-1))]
-    fn set(&self, py: Python<'_>, path: &str, value: Vec<u8>, version: i32) -> PyResult<StatTuple> {
+    #[pyo3(signature = (path, value, version=-1, done=None))]
+    fn set(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        value: Vec<u8>,
+        version: i32,
+        done: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let client = self.embedded(py)?;
-        let stat = wait(py, client.set_data(path, &value, any_version(version)))?;
-        Ok(stat_tuple(&stat))
+        let call = client.set_data(path, &value, any_version(version));
+        finish(py, call, done, |py, stat| obj(py, stat_tuple(&stat)))
     }
 
-    #[pyo3(signature = (path, version=-1, recursive=false))]
-    fn delete(&self, py: Python<'_>, path: String, version: i32, recursive: bool) -> PyResult<()> {
+    #[pyo3(signature = (path, version=-1, recursive=false, done=None))]
+    fn delete(
+        &self,
+        py: Python<'_>,
+        path: String,
+        version: i32,
+        recursive: bool,
+        done: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let client = self.embedded(py)?;
-        if recursive {
-            wait(
-                py,
-                client.call(|c| async move { c.delete_recursive(&path).await }),
-            )
+        let call = if recursive {
+            client.call(|c| async move { c.delete_recursive(&path).await })
         } else {
-            wait(py, client.delete(&path, any_version(version)))
-        }
+            client.delete(&path, any_version(version))
+        };
+        finish(py, call, done, |py, ()| Ok(py.None()))
     }
 
-    fn exists(&self, py: Python<'_>, path: &str) -> PyResult<Option<StatTuple>> {
+    #[pyo3(signature = (path, done=None))]
+    fn exists(&self, py: Python<'_>, path: &str, done: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
         let client = self.embedded(py)?;
-        Ok(wait(py, client.exists(path))?.as_ref().map(stat_tuple))
+        finish(py, client.exists(path), done, |py, stat| {
+            obj(py, stat.as_ref().map(stat_tuple))
+        })
     }
 
-    fn get_children(&self, py: Python<'_>, path: &str) -> PyResult<Vec<String>> {
+    #[pyo3(signature = (path, done=None))]
+    fn get_children(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        done: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let client = self.embedded(py)?;
-        wait(py, client.get_children(path))
+        finish(py, client.get_children(path), done, |py, children| {
+            obj(py, children)
+        })
     }
 
     fn get_children_with_stat(
@@ -246,9 +299,11 @@ impl NativeClient {
         Ok((children, stat_tuple(&stat)))
     }
 
-    fn sync(&self, py: Python<'_>, path: String) -> PyResult<()> {
+    #[pyo3(signature = (path, done=None))]
+    fn sync(&self, py: Python<'_>, path: String, done: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
         let client = self.embedded(py)?;
-        wait(py, client.call(|c| async move { c.sync(&path).await }))
+        let call = client.call(|c| async move { c.sync(&path).await });
+        finish(py, call, done, |py, ()| Ok(py.None()))
     }
 
     /// A persistent (or persistent recursive) watch calling `callback`
@@ -311,11 +366,13 @@ impl NativeClient {
     /// ephemeral, sequence)` with kind `create`, `delete`, `set_data` or
     /// `check`. Results in order: the created path, True, the new stat,
     /// True. A failed op raises its exception with `.index`.
+    #[pyo3(signature = (ops, done=None))]
     fn multi(
         &self,
         py: Python<'_>,
         ops: Vec<(String, String, Vec<u8>, i32, bool, bool)>,
-    ) -> PyResult<Vec<Py<PyAny>>> {
+        done: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let client = self.embedded(py)?;
         let call = client.call(move |c| async move {
             let mut multi = c.multi();
@@ -334,21 +391,17 @@ impl NativeClient {
             }
             multi.commit().await
         });
-        let results = wait(py, call)?;
-        results
-            .into_iter()
-            .map(|result| {
-                Ok(match result {
-                    MultiOpResult::Create { path, .. } => {
-                        path.into_pyobject(py)?.into_any().unbind()
-                    }
-                    MultiOpResult::SetData { stat } => {
-                        stat_tuple(&stat).into_pyobject(py)?.into_any().unbind()
-                    }
-                    _ => PyBool::new(py, true).to_owned().into_any().unbind(),
+        finish(py, call, done, |py, results| {
+            let results = results
+                .into_iter()
+                .map(|result| match result {
+                    MultiOpResult::Create { path, .. } => obj(py, path),
+                    MultiOpResult::SetData { stat } => obj(py, stat_tuple(&stat)),
+                    _ => obj(py, true),
                 })
-            })
-            .collect()
+                .collect::<PyResult<Vec<_>>>()?;
+            obj(py, results)
+        })
     }
 
     /// A Curator-layout lock on `path` whose nodes hold `identifier`.

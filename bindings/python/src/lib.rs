@@ -12,8 +12,9 @@
 
 use std::time::Duration;
 
-use corral_embed::Call;
+use corral_embed::{Call, Canceller};
 use pyo3::prelude::*;
+use pyo3::IntoPyObjectExt;
 
 mod client;
 mod error;
@@ -46,6 +47,62 @@ pub(crate) fn wait<T: Send + 'static>(py: Python<'_>, call: Call<T>) -> PyResult
     }
 }
 
+/// Converts a Rust value into a Python object.
+pub(crate) fn obj<'py, T: IntoPyObject<'py>>(py: Python<'py>, value: T) -> PyResult<Py<PyAny>> {
+    Ok(value.into_bound_py_any(py)?.unbind())
+}
+
+/// Cancels one asynchronous call (asyncio task cancellation).
+#[pyclass(module = "corral._native")]
+pub struct NativeCanceller(Canceller);
+
+#[pymethods]
+impl NativeCanceller {
+    /// Cancels the call: its future is dropped where it stands (a lock
+    /// waiter removes its node); `done` gets `CancelledError` unless the
+    /// call had already completed.
+    fn cancel(&self) {
+        self.0.cancel();
+    }
+}
+
+/// Finishes `call` the one way the caller asked: without `done`, waits
+/// (see [`wait`]) and returns the converted result; with `done`, returns a
+/// `NativeCanceller` at once and later calls `done(True, result)` or
+/// `done(False, exception)` on embed's `corral-complete` thread (asyncio
+/// schedules it onto its loop with `call_soon_threadsafe`).
+pub(crate) fn finish<T, F>(
+    py: Python<'_>,
+    call: Call<T>,
+    done: Option<Py<PyAny>>,
+    convert: F,
+) -> PyResult<Py<PyAny>>
+where
+    T: Send + 'static,
+    F: FnOnce(Python<'_>, T) -> PyResult<Py<PyAny>> + Send + 'static,
+{
+    let Some(done) = done else {
+        let value = wait(py, call)?;
+        return convert(py, value);
+    };
+    let canceller = NativeCanceller(call.canceller());
+    call.on_complete(move |result| {
+        Python::attach(|py| {
+            let outcome = result
+                .map_err(|e| error::to_py(py, e))
+                .and_then(|value| convert(py, value));
+            let delivered = match outcome {
+                Ok(value) => done.call1(py, (true, value)),
+                Err(err) => done.call1(py, (false, err.into_value(py))),
+            };
+            if let Err(err) = delivered {
+                err.print(py);
+            }
+        })
+    });
+    obj(py, canceller)
+}
+
 /// Milliseconds from Python as a duration (`None` stays `None`).
 pub(crate) fn millis(ms: Option<u64>) -> Option<Duration> {
     ms.map(Duration::from_millis)
@@ -56,5 +113,6 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     error::register(module)?;
     module.add_class::<client::NativeClient>()?;
     module.add_class::<lock::NativeLock>()?;
+    module.add_class::<NativeCanceller>()?;
     Ok(())
 }

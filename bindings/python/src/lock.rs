@@ -5,18 +5,18 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use corral::recipes::{Lease, Mutex};
-use corral_embed::EmbeddedClient;
+use corral_embed::{Call, EmbeddedClient};
 use pyo3::prelude::*;
 
 use crate::error::{raise, to_py, LOCK_TIMEOUT};
-use crate::{millis, wait};
+use crate::{finish, millis, obj, wait};
 
 /// The native half of `corral.Lock`.
 #[pyclass(module = "corral._native")]
 pub struct NativeLock {
     client: Arc<EmbeddedClient>,
     mutex: Mutex,
-    lease: StdMutex<Option<Lease>>,
+    lease: Arc<StdMutex<Option<Lease>>>,
 }
 
 impl NativeLock {
@@ -31,7 +31,7 @@ impl NativeLock {
         Ok(NativeLock {
             client,
             mutex,
-            lease: StdMutex::new(None),
+            lease: Arc::new(StdMutex::new(None)),
         })
     }
 
@@ -44,53 +44,52 @@ impl NativeLock {
 impl NativeLock {
     /// Waits for the lock: `blocking=False` tries once; `timeout_ms`
     /// raises `LockTimeout` when it passes. True once held.
-    #[pyo3(signature = (blocking=true, timeout_ms=None))]
-    fn acquire(&self, py: Python<'_>, blocking: bool, timeout_ms: Option<u64>) -> PyResult<bool> {
+    #[pyo3(signature = (blocking=true, timeout_ms=None, done=None))]
+    fn acquire(
+        &self,
+        py: Python<'_>,
+        blocking: bool,
+        timeout_ms: Option<u64>,
+        done: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let mutex = self.mutex.clone();
-        let lease = match (blocking, millis(timeout_ms)) {
-            (false, _) => wait(
-                py,
-                self.client
-                    .call(|_| async move { mutex.try_acquire(Duration::ZERO).await }),
-            )?,
-            (true, Some(timeout)) => {
-                let lease = wait(
-                    py,
-                    self.client
-                        .call(move |_| async move { mutex.try_acquire(timeout).await }),
-                )?;
-                if lease.is_none() {
-                    return Err(raise(
-                        py,
-                        LOCK_TIMEOUT,
-                        format!("lock {} not acquired within {timeout:?}", self.mutex.path()),
-                        None,
-                        Some(self.mutex.path()),
-                    ));
-                }
-                lease
+        let timeout = millis(timeout_ms);
+        let call = self.client.call(move |_| async move {
+            match (blocking, timeout) {
+                (false, _) => mutex.try_acquire(Duration::ZERO).await,
+                (true, Some(timeout)) => mutex.try_acquire(timeout).await,
+                (true, None) => mutex.acquire().await.map(Some),
             }
-            (true, None) => Some(wait(
-                py,
-                self.client.call(|_| async move { mutex.acquire().await }),
-            )?),
-        };
-        let held = lease.is_some();
-        *self.lease() = lease;
-        Ok(held)
+        });
+        let (slot, path) = (Arc::clone(&self.lease), self.mutex.path().to_owned());
+        finish(py, call, done, move |py, lease| {
+            let held = lease.is_some();
+            if let (true, false, Some(timeout)) = (blocking, held, timeout) {
+                return Err(raise(
+                    py,
+                    LOCK_TIMEOUT,
+                    format!("lock {path} not acquired within {timeout:?}"),
+                    None,
+                    Some(&path),
+                ));
+            }
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = lease;
+            obj(py, held)
+        })
     }
 
     /// Deletes the lock's node; False if it was not held.
-    fn release(&self, py: Python<'_>) -> PyResult<bool> {
+    #[pyo3(signature = (done=None))]
+    fn release(&self, py: Python<'_>, done: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
         let Some(lease) = self.lease().take() else {
-            return Ok(false);
+            return finish(py, Call::spawn(async { Ok(()) }), done, |py, ()| {
+                obj(py, false)
+            });
         };
-        wait(
-            py,
-            self.client
-                .call(|_| async move { lease.release().await.map(|_| ()) }),
-        )?;
-        Ok(true)
+        let call = self
+            .client
+            .call(|_| async move { lease.release().await.map(|_| ()) });
+        finish(py, call, done, |py, ()| obj(py, true))
     }
 
     #[getter]
