@@ -10,6 +10,7 @@ use corral_embed::{Call, Delivery, EmbeddedClient, Options, SessionToken};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
+use pyo3::IntoPyObjectExt;
 
 use crate::error::to_py;
 use crate::lock::NativeLock;
@@ -190,7 +191,7 @@ impl NativeClient {
             };
             created.map(|(path, _)| path)
         });
-        finish(py, call, done, |py, path| obj(py, path))
+        finish(py, call, done, |py, path: String| path.into_py_any(py))
     }
 
     #[pyo3(signature = (path, done=None))]
