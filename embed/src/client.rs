@@ -276,6 +276,21 @@ impl EmbeddedClient {
         self.call(|c| async move { c.get_and_watch_data_into(&path, &sink).await })
     }
 
+    /// exists with a one-shot watch (on creation, data change or
+    /// deletion): the stat (`None`: no node) and the watch's id, whose
+    /// event arrives as [`Event::Watch`].
+    pub fn exists_and_watch(&self, path: &str) -> Call<(Option<Stat>, WatchId)> {
+        let (path, sink) = (path.to_owned(), self.sink.clone());
+        self.call(|c| async move { c.exists_and_watch_into(&path, &sink).await })
+    }
+
+    /// getChildren with a one-shot child watch: the children, the stat and
+    /// the watch's id, whose event arrives as [`Event::Watch`].
+    pub fn get_and_watch_children(&self, path: &str) -> Call<(Vec<String>, Stat, WatchId)> {
+        let (path, sink) = (path.to_owned(), self.sink.clone());
+        self.call(|c| async move { c.get_and_watch_children_into(&path, &sink).await })
+    }
+
     /// addWatch (persistent or persistent-recursive): the watch's id; its
     /// events arrive as [`Event::Watch`] until [`remove_watch`](Self::remove_watch)
     /// or the session ends.

@@ -266,38 +266,69 @@ impl NativeClient {
         finish(py, call, done, |py, ()| Ok(py.None()))
     }
 
-    #[pyo3(signature = (path, done=None))]
-    fn exists(&self, py: Python<'_>, path: &str, done: Option<Py<PyAny>>) -> PyResult<Py<PyAny>> {
-        let client = self.embedded(py)?;
-        finish(py, client.exists(path), done, |py, stat| {
-            obj(py, stat.as_ref().map(stat_tuple))
-        })
-    }
-
-    #[pyo3(signature = (path, done=None))]
-    fn get_children(
+    /// The stat or None; with `watch`, a one-shot watch on the node's
+    /// creation, change or deletion.
+    #[pyo3(signature = (path, watch=None, done=None))]
+    fn exists(
         &self,
         py: Python<'_>,
         path: &str,
+        watch: Option<Py<PyAny>>,
         done: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let client = self.embedded(py)?;
-        finish(py, client.get_children(path), done, |py, children| {
-            obj(py, children)
-        })
+        let Some(callback) = watch else {
+            return finish(py, client.exists(path), done, |py, stat| {
+                obj(py, stat.as_ref().map(stat_tuple))
+            });
+        };
+        let watches = Arc::clone(&self.watches);
+        finish(
+            py,
+            client.exists_and_watch(path),
+            done,
+            move |py, (stat, id)| {
+                watches.register(py, id, callback, false);
+                obj(py, stat.as_ref().map(stat_tuple))
+            },
+        )
     }
 
-    fn get_children_with_stat(
+    /// The children's names (with `include_data`: and the stat); with
+    /// `watch`, a one-shot child watch.
+    #[pyo3(signature = (path, watch=None, include_data=false, done=None))]
+    fn get_children(
         &self,
         py: Python<'_>,
         path: String,
-    ) -> PyResult<(Vec<String>, StatTuple)> {
+        watch: Option<Py<PyAny>>,
+        include_data: bool,
+        done: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
         let client = self.embedded(py)?;
-        let (children, stat) = wait(
+        let result = move |py: Python<'_>, children: Vec<String>, stat: Stat| {
+            if include_data {
+                obj(py, (children, stat_tuple(&stat)))
+            } else {
+                obj(py, children)
+            }
+        };
+        let Some(callback) = watch else {
+            let call = client.call(|c| async move { c.get_children_with_stat(&path).await });
+            return finish(py, call, done, move |py, (children, stat)| {
+                result(py, children, stat)
+            });
+        };
+        let watches = Arc::clone(&self.watches);
+        finish(
             py,
-            client.call(|c| async move { c.get_children_with_stat(&path).await }),
-        )?;
-        Ok((children, stat_tuple(&stat)))
+            client.get_and_watch_children(&path),
+            done,
+            move |py, (children, stat, id)| {
+                watches.register(py, id, callback, false);
+                result(py, children, stat)
+            },
+        )
     }
 
     #[pyo3(signature = (path, done=None))]

@@ -95,19 +95,19 @@ def test_many_threads_share_one_client(client: corral.Client, base: str) -> None
     def work(n: int) -> None:
         try:
             path = client.create(f"{base}/n{n}", b"")
-            for i in range(50):
+            for i in range(200):
                 client.set(path, str(i).encode())
-            assert client.get(path)[0] == b"49"
+            assert client.get(path)[0] == b"199"
         except BaseException as e:  # reported below
             errors.append(e)
 
-    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(32)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert errors == []
-    assert len(client.get_children(base)) == 8
+    assert len(client.get_children(base)) == 32
 
 
 def test_transaction_commits_atomically(client: corral.Client, base: str) -> None:

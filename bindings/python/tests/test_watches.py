@@ -109,3 +109,27 @@ def test_remove_listener(hosts: str) -> None:
     assert kept.get(timeout=EVENT_DEADLINE_S) == KazooState.CONNECTED
     assert kept.get(timeout=EVENT_DEADLINE_S) == KazooState.LOST
     assert removed.empty()
+
+
+def test_exists_watch_on_a_missing_node_fires_on_creation(
+    client: corral.Client, other: corral.Client, base: str
+) -> None:
+    events: "queue.Queue[WatchedEvent]" = queue.Queue()
+    assert client.exists(base, watch=events.put) is None
+    other.create(base, b"")
+    assert events.get(timeout=EVENT_DEADLINE_S) == WatchedEvent("CREATED", "CONNECTED", base)
+    assert client.exists(base, watch=events.put) is not None
+    other.delete(base)
+    assert events.get(timeout=EVENT_DEADLINE_S).type == "DELETED"
+
+
+def test_get_children_watch(client: corral.Client, other: corral.Client, base: str) -> None:
+    client.create(base)
+    events: "queue.Queue[WatchedEvent]" = queue.Queue()
+    assert client.get_children(base, watch=events.put) == []
+    other.create(base + "/kid")
+    assert events.get(timeout=EVENT_DEADLINE_S) == WatchedEvent("CHILD", "CONNECTED", base)
+    children, stat = client.get_children(base, watch=events.put, include_data=True)
+    assert children == ["kid"] and stat.numChildren == 1
+    other.delete(base + "/kid")
+    assert events.get(timeout=EVENT_DEADLINE_S).type == "CHILD"

@@ -540,6 +540,74 @@ impl Client {
         }
     }
 
+    /// A one-shot watch registration delivering into `sink`.
+    fn sink_registration(
+        &self,
+        path: &str,
+        kind: WatchKind,
+        sink: &WatchSink,
+    ) -> WatchRegistration {
+        let id = lock(&self.shared().registry).next_id();
+        WatchRegistration {
+            id,
+            path: path.to_owned(),
+            kind,
+            sender: WatchSender::Sink {
+                id,
+                persistent: false,
+                tx: sink.tx.clone(),
+            },
+        }
+    }
+
+    /// As [`exists_and_watch`](Client::exists_and_watch), delivering the
+    /// one-shot watch's event into `sink`; returns the stat and the
+    /// watch's id.
+    pub async fn exists_and_watch_into(
+        &self,
+        path: &str,
+        sink: &WatchSink,
+    ) -> Result<(Option<Stat>, u64)> {
+        let request = Request::Exists(ExistsRequest {
+            path: self.checked_path(path, false)?,
+            watch: true,
+        });
+        let registration = self.sink_registration(path, WatchKind::Data, sink);
+        let id = registration.id;
+        match self
+            .call_after(request, path, AfterReply::Watch(registration))
+            .await
+        {
+            Ok(Response::Exists(r)) => Ok((Some(r.stat), id)),
+            Ok(_) => Err(unexpected("exists")),
+            Err(Error::NoNode { .. }) => Ok((None, id)),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// As [`get_and_watch_children`](Client::get_and_watch_children),
+    /// delivering the one-shot watch's event into `sink`; returns the
+    /// children, the stat and the watch's id.
+    pub async fn get_and_watch_children_into(
+        &self,
+        path: &str,
+        sink: &WatchSink,
+    ) -> Result<(Vec<String>, Stat, u64)> {
+        let request = Request::GetChildren2(GetChildren2Request {
+            path: self.checked_path(path, false)?,
+            watch: true,
+        });
+        let registration = self.sink_registration(path, WatchKind::Child, sink);
+        let id = registration.id;
+        match self
+            .call_after(request, path, AfterReply::Watch(registration))
+            .await?
+        {
+            Response::GetChildren2(r) => Ok((r.children, r.stat, id)),
+            _ => Err(unexpected("getChildren2")),
+        }
+    }
+
     /// As [`add_watch`](Client::add_watch), delivering the watch's events
     /// into `sink`; returns the watch's id.
     pub async fn add_watch_into(

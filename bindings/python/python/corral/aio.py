@@ -104,12 +104,18 @@ class Client:
     async def delete(self, path: str, version: int = -1, recursive: bool = False) -> None:
         await _run(self._native.delete, path, version, recursive)
 
-    async def exists(self, path: str) -> Optional[ZnodeStat]:
-        stat = await _run(self._native.exists, path)
+    async def exists(
+        self, path: str, watch: Optional[Callable[[WatchedEvent], Any]] = None
+    ) -> Optional[ZnodeStat]:
+        callback = None if watch is None else _watch_adapter(watch)
+        stat = await _run(self._native.exists, path, callback)
         return None if stat is None else ZnodeStat(*stat)
 
-    async def get_children(self, path: str) -> List[str]:
-        children: List[str] = await _run(self._native.get_children, path)
+    async def get_children(
+        self, path: str, watch: Optional[Callable[[WatchedEvent], Any]] = None
+    ) -> List[str]:
+        callback = None if watch is None else _watch_adapter(watch)
+        children: List[str] = await _run(self._native.get_children, path, callback)
         return children
 
     async def sync(self, path: str) -> None:

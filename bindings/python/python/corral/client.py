@@ -164,18 +164,29 @@ class Client:
     def delete(self, path: str, version: int = -1, recursive: bool = False) -> None:
         self._native.delete(path, version, recursive)
 
-    def exists(self, path: str) -> Optional[ZnodeStat]:
-        stat = self._native.exists(path)
+    def exists(
+        self, path: str, watch: Optional[Callable[[WatchedEvent], Any]] = None
+    ) -> Optional[ZnodeStat]:
+        """The stat or None; ``watch`` is called once on creation, change or deletion."""
+        callback = None if watch is None else _watch_adapter(watch)
+        stat = self._native.exists(path, callback)
         return None if stat is None else ZnodeStat(*stat)
 
     def get_children(
-        self, path: str, include_data: bool = False
+        self,
+        path: str,
+        watch: Optional[Callable[[WatchedEvent], Any]] = None,
+        include_data: bool = False,
     ) -> Union[List[str], Tuple[List[str], ZnodeStat]]:
-        """The children's names; with ``include_data``, ``(children, stat)`` as kazoo."""
+        """The children's names; with ``include_data``, ``(children, stat)`` as kazoo.
+        ``watch`` is called once when the children change (or the node goes)."""
+        callback = None if watch is None else _watch_adapter(watch)
+        result = self._native.get_children(path, callback, include_data)
         if include_data:
-            children, stat = self._native.get_children_with_stat(path)
+            children, stat = result
             return children, ZnodeStat(*stat)
-        return self._native.get_children(path)
+        children_only: List[str] = result
+        return children_only
 
     def sync(self, path: str) -> None:
         self._native.sync(path)
