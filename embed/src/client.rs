@@ -51,6 +51,10 @@ pub struct Options {
     /// What the client's reads promise (default `Local`, ZooKeeper's);
     /// per call, [`EmbeddedClient::call`] with `c.linearizable()`.
     pub read_consistency: ReadConsistency,
+    /// Credentials sent on every (re)connection: `(scheme, credential)`.
+    pub auth: Vec<(String, Vec<u8>)>,
+    /// Whether a read-only server may serve the session.
+    pub read_only: bool,
 }
 
 impl Options {
@@ -64,6 +68,8 @@ impl Options {
             resume: None,
             event_capacity: EVENT_QUEUE_CAPACITY_DEFAULT,
             read_consistency: ReadConsistency::Local,
+            auth: Vec::new(),
+            read_only: false,
         }
     }
 
@@ -81,7 +87,10 @@ impl Options {
         if let Some(t) = self.request_timeout {
             connector = connector.request_timeout(t);
         }
-        connector
+        for (scheme, credential) in &self.auth {
+            connector = connector.auth(scheme, credential);
+        }
+        connector.read_only(self.read_only)
     }
 }
 

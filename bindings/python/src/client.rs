@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use corral::client::{CreateOptions, MultiOpResult};
-use corral::proto::{AddWatchMode, CreateMode, Stat};
+use corral::proto::{Acl, AddWatchMode, CreateMode, Id, Stat};
 use corral_embed::{Call, Delivery, EmbeddedClient, Options, SessionToken};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -34,6 +34,24 @@ pub fn stat_tuple(stat: &Stat) -> StatTuple {
         stat.num_children,
         stat.pzxid,
     )
+}
+
+/// An ACL entry as Python passes it: `(perms, scheme, id)`.
+pub type AclTuple = (i32, String, String);
+
+fn acl_from(acl: Vec<AclTuple>) -> Vec<Acl> {
+    acl.into_iter()
+        .map(|(perms, scheme, id)| Acl {
+            perms,
+            id: Id { scheme, id },
+        })
+        .collect()
+}
+
+fn acl_tuples(acl: Vec<Acl>) -> Vec<AclTuple> {
+    acl.into_iter()
+        .map(|a| (a.perms, a.id.scheme, a.id.id))
+        .collect()
 }
 
 /// kazoo's `version=-1` means "any version".
@@ -81,14 +99,18 @@ impl NativeClient {
     /// `hosts`: `host:port,...[/chroot]`; `session_timeout_ms`: the session
     /// timeout to ask for; `session`: a session token to resume.
     #[new]
-    #[pyo3(signature = (hosts, session_timeout_ms=None, request_timeout_ms=None, session=None))]
+    #[pyo3(signature = (hosts, session_timeout_ms=None, request_timeout_ms=None, session=None, auth_data=None, read_only=false))]
     fn new(
         hosts: &str,
         session_timeout_ms: Option<u64>,
         request_timeout_ms: Option<u64>,
         session: Option<&str>,
+        auth_data: Option<Vec<(String, Vec<u8>)>>,
+        read_only: bool,
     ) -> PyResult<NativeClient> {
         let mut options = Options::new(hosts);
+        options.auth = auth_data.unwrap_or_default();
+        options.read_only = read_only;
         options.session_timeout = millis(session_timeout_ms);
         options.request_timeout = millis(request_timeout_ms);
         options.resume = session
@@ -169,7 +191,7 @@ impl NativeClient {
         }
     }
 
-    #[pyo3(signature = (path, value, ephemeral=false, sequence=false, makepath=false, done=None))]
+    #[pyo3(signature = (path, value, ephemeral=false, sequence=false, makepath=false, acl=None, done=None))]
     #[allow(clippy::too_many_arguments)]
     fn create(
         &self,
@@ -179,9 +201,13 @@ impl NativeClient {
         ephemeral: bool,
         sequence: bool,
         makepath: bool,
+        acl: Option<Vec<AclTuple>>,
         done: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let options = create_options(ephemeral, sequence);
+        let mut options = create_options(ephemeral, sequence);
+        if let Some(acl) = acl {
+            options = options.with_acl(acl_from(acl));
+        }
         let client = self.embedded(py)?;
         let call = client.call(move |c| async move {
             let created = if makepath {
@@ -336,6 +362,52 @@ impl NativeClient {
         let client = self.embedded(py)?;
         let call = client.call(|c| async move { c.sync(&path).await });
         finish(py, call, done, |py, ()| Ok(py.None()))
+    }
+
+    /// Adds credentials to the session (`digest`, `user:password`).
+    #[pyo3(signature = (scheme, credential, done=None))]
+    fn add_auth(
+        &self,
+        py: Python<'_>,
+        scheme: String,
+        credential: Vec<u8>,
+        done: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let client = self.embedded(py)?;
+        let call = client.call(|c| async move { c.add_auth(&scheme, &credential).await });
+        finish(py, call, done, |py, ()| Ok(py.None()))
+    }
+
+    /// The node's ACL as `(perms, scheme, id)` tuples, and its stat.
+    #[pyo3(signature = (path, done=None))]
+    fn get_acls(
+        &self,
+        py: Python<'_>,
+        path: String,
+        done: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let client = self.embedded(py)?;
+        let call = client.call(|c| async move { c.get_acl(&path).await });
+        finish(py, call, done, |py, (acl, stat)| {
+            obj(py, (acl_tuples(acl), stat_tuple(&stat)))
+        })
+    }
+
+    /// Replaces the node's ACL (`version`: the expected ACL version).
+    #[pyo3(signature = (path, acl, version=-1, done=None))]
+    fn set_acls(
+        &self,
+        py: Python<'_>,
+        path: String,
+        acl: Vec<AclTuple>,
+        version: i32,
+        done: Option<Py<PyAny>>,
+    ) -> PyResult<Py<PyAny>> {
+        let client = self.embedded(py)?;
+        let acl = acl_from(acl);
+        let call =
+            client.call(move |c| async move { c.set_acl(&path, &acl, any_version(version)).await });
+        finish(py, call, done, |py, stat| obj(py, stat_tuple(&stat)))
     }
 
     /// A persistent (or persistent recursive) watch calling `callback`

@@ -3,11 +3,28 @@
 Every behaviour lives in the Rust core (``corral._native``); this package adds
 named tuples, context managers and the kazoo spellings."""
 
-from .client import Client, KazooState, Lock, Transaction, WatchedEvent, ZnodeStat
+from .client import (
+    ACL,
+    CREATOR_ALL_ACL,
+    OPEN_ACL_UNSAFE,
+    Client,
+    Id,
+    KazooState,
+    Lock,
+    Permissions,
+    Transaction,
+    WatchedEvent,
+    ZnodeStat,
+)
 from .exceptions import *  # noqa: F401,F403
 from .exceptions import __all__ as _exception_names
 
 __all__ = [
+    "ACL",
+    "CREATOR_ALL_ACL",
+    "OPEN_ACL_UNSAFE",
+    "Id",
+    "Permissions",
     "Client",
     "KazooState",
     "Lock",

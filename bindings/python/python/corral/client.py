@@ -61,6 +61,42 @@ class WatchedEvent(NamedTuple):
     path: str
 
 
+class Id(NamedTuple):
+    """Who an ACL entry is for: a scheme and an id in it (kazoo's ``Id``)."""
+
+    scheme: str
+    id: str
+
+
+class ACL(NamedTuple):
+    """One ACL entry (kazoo's ``ACL``): a bit set of ``Permissions`` and an ``Id``."""
+
+    perms: int
+    id: Id
+
+
+class Permissions:
+    """ACL permission bits (kazoo's ``Permissions``)."""
+
+    READ = 1
+    WRITE = 2
+    CREATE = 4
+    DELETE = 8
+    ADMIN = 16
+    ALL = 31
+
+
+OPEN_ACL_UNSAFE = [ACL(Permissions.ALL, Id("world", "anyone"))]
+"""Everyone may do everything (ZooKeeper's ``OPEN_ACL_UNSAFE``, the default)."""
+
+CREATOR_ALL_ACL = [ACL(Permissions.ALL, Id("auth", ""))]
+"""Only the identities the creating session authenticated as."""
+
+
+def _acl_tuples(acl: Optional[List[ACL]]) -> Optional[List[Tuple[int, str, str]]]:
+    return None if acl is None else [(a.perms, a.id.scheme, a.id.id) for a in acl]
+
+
 class KazooState:
     """Session states given to ``add_listener`` callbacks (kazoo's values)."""
 
@@ -85,8 +121,13 @@ class Client:
         timeout: float = 10.0,
         session: Optional[str] = None,
         request_timeout: Optional[float] = None,
+        auth_data: Optional[List[Tuple[str, str]]] = None,
+        read_only: bool = False,
     ) -> None:
-        self._native = NativeClient(hosts, _millis(timeout), _millis(request_timeout), session)
+        auth = None if auth_data is None else [(s, c.encode()) for s, c in auth_data]
+        self._native = NativeClient(
+            hosts, _millis(timeout), _millis(request_timeout), session, auth, read_only
+        )
 
     # Lifecycle -----------------------------------------------------------
 
@@ -143,9 +184,13 @@ class Client:
         ephemeral: bool = False,
         sequence: bool = False,
         makepath: bool = False,
+        acl: Optional[List[ACL]] = None,
     ) -> str:
         """Creates a node; returns its path (with the sequence suffix)."""
-        return self._native.create(path, value, ephemeral, sequence, makepath)
+        result: str = self._native.create(
+            path, value, ephemeral, sequence, makepath, _acl_tuples(acl)
+        )
+        return result
 
     def ensure_path(self, path: str) -> None:
         self._native.ensure_path(path)
@@ -190,6 +235,17 @@ class Client:
 
     def sync(self, path: str) -> None:
         self._native.sync(path)
+
+    def add_auth(self, scheme: str, credential: str) -> None:
+        """Adds credentials to the session (``"digest", "user:password"``)."""
+        self._native.add_auth(scheme, credential.encode())
+
+    def get_acls(self, path: str) -> Tuple[List[ACL], ZnodeStat]:
+        acl, stat = self._native.get_acls(path)
+        return [ACL(p, Id(s, i)) for p, s, i in acl], ZnodeStat(*stat)
+
+    def set_acls(self, path: str, acls: List[ACL], version: int = -1) -> ZnodeStat:
+        return ZnodeStat(*self._native.set_acls(path, _acl_tuples(acls), version))
 
     def add_watch(
         self, path: str, watch: Callable[[WatchedEvent], Any], recursive: bool = False
