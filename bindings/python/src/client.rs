@@ -508,8 +508,18 @@ impl NativeClient {
         })
     }
 
-    /// A Curator-layout lock on `path` whose nodes hold `identifier`.
-    fn new_lock(&self, py: Python<'_>, path: &str, identifier: Vec<u8>) -> PyResult<NativeLock> {
-        NativeLock::new(py, self.embedded(py)?, path, &identifier)
+    /// A Curator-layout lock on `path` whose nodes hold `identifier`;
+    /// `on_lost(node, reason)` is called (on the event thread) if a held
+    /// lease is lost (`NODE_DELETED`, `SESSION_EXPIRED`, `SESSION_CLOSED`).
+    #[pyo3(signature = (path, identifier, on_lost=None))]
+    fn new_lock(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        identifier: Vec<u8>,
+        on_lost: Option<Py<PyAny>>,
+    ) -> PyResult<NativeLock> {
+        let watches = Arc::clone(&self.watches);
+        NativeLock::new(py, self.embedded(py)?, path, &identifier, on_lost, watches)
     }
 }

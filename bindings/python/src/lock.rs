@@ -5,10 +5,11 @@ use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use corral::recipes::{Lease, Mutex};
-use corral_embed::{Call, EmbeddedClient};
+use corral_embed::{Call, EmbeddedClient, WatchId};
 use pyo3::prelude::*;
 
 use crate::error::{raise, to_py, LOCK_TIMEOUT};
+use crate::watches::Watches;
 use crate::{finish, millis, obj, wait};
 
 /// The native half of `corral.Lock`.
@@ -17,6 +18,11 @@ pub struct NativeLock {
     client: Arc<EmbeddedClient>,
     mutex: Mutex,
     lease: Arc<StdMutex<Option<Lease>>>,
+    /// Called with `(node, reason)` if a held lease is lost.
+    on_lost: Option<Py<PyAny>>,
+    watches: Arc<Watches>,
+    /// The held lease's loss watch.
+    lost_watch: Arc<StdMutex<Option<WatchId>>>,
 }
 
 impl NativeLock {
@@ -25,6 +31,8 @@ impl NativeLock {
         client: Arc<EmbeddedClient>,
         path: &str,
         identifier: &[u8],
+        on_lost: Option<Py<PyAny>>,
+        watches: Arc<Watches>,
     ) -> PyResult<NativeLock> {
         let mutex =
             Mutex::new(client.client().map_err(|e| to_py(py, e))?, path).with_data(identifier);
@@ -32,6 +40,9 @@ impl NativeLock {
             client,
             mutex,
             lease: Arc::new(StdMutex::new(None)),
+            on_lost,
+            watches,
+            lost_watch: Arc::default(),
         })
     }
 
@@ -62,6 +73,9 @@ impl NativeLock {
             }
         });
         let (slot, path) = (Arc::clone(&self.lease), self.mutex.path().to_owned());
+        let on_lost = self.on_lost.as_ref().map(|c| c.clone_ref(py));
+        let (client, watches) = (Arc::clone(&self.client), Arc::clone(&self.watches));
+        let lost_watch = Arc::clone(&self.lost_watch);
         finish(py, call, done, move |py, lease| {
             let held = lease.is_some();
             if let (true, false, Some(timeout)) = (blocking, held, timeout) {
@@ -72,6 +86,11 @@ impl NativeLock {
                     None,
                     Some(&path),
                 ));
+            }
+            if let (Some(lease), Some(on_lost)) = (&lease, on_lost) {
+                let id = client.watch_lease(lease).map_err(|e| to_py(py, e))?;
+                watches.register(py, id, on_lost, false);
+                *lost_watch.lock().unwrap_or_else(|p| p.into_inner()) = Some(id);
             }
             *slot.lock().unwrap_or_else(|p| p.into_inner()) = lease;
             obj(py, held)
@@ -86,6 +105,16 @@ impl NativeLock {
                 obj(py, false)
             });
         };
+        // A release is no loss: stop watching for one first.
+        let lost_watch = self
+            .lost_watch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(id) = lost_watch {
+            self.client.remove_watch(id);
+            drop(self.watches.unregister(id));
+        }
         let call = self
             .client
             .call(|_| async move { lease.release().await.map(|_| ()) });

@@ -9,8 +9,10 @@ use std::sync::Mutex;
 
 use corral::client::{SessionState, WatchedEvent};
 use corral::proto::{EventType, KeeperState};
+use corral::recipes::LostReason;
 use corral_embed::{Event, WatchId};
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 /// Events of a watch whose callback is not registered yet, at most this
 /// many per watch (a one-shot watch has one; a persistent watch's first
@@ -21,10 +23,11 @@ const EARLY_EVENTS_MAX: usize = 64;
 struct Registry {
     /// Callback and whether the watch is persistent.
     callbacks: HashMap<WatchId, (Py<PyAny>, bool)>,
-    /// Events that arrived before their callback was registered (the
+    /// Events (as the callback's arguments, and whether each ends the
+    /// watch) that arrived before their callback was registered: the
     /// server's reply and the event can both be on their way before the
-    /// calling thread gets back the watch's id).
-    early: HashMap<WatchId, Vec<WatchedEvent>>,
+    /// calling thread gets back the watch's id.
+    early: HashMap<WatchId, Vec<(Py<PyTuple>, bool)>>,
     listeners: Vec<Py<PyAny>>,
 }
 
@@ -79,6 +82,16 @@ fn call<'py>(py: Python<'py>, callback: &Py<PyAny>, args: impl pyo3::call::PyCal
     }
 }
 
+/// Why a lock was lost, as the `on_lost` callback's second argument.
+fn lost_reason(reason: LostReason) -> &'static str {
+    match reason {
+        LostReason::NodeDeleted => "NODE_DELETED",
+        LostReason::SessionEnded(SessionState::Expired) => "SESSION_EXPIRED",
+        LostReason::SessionEnded(SessionState::AuthFailed) => "AUTH_FAILED",
+        LostReason::SessionEnded(_) => "SESSION_CLOSED",
+    }
+}
+
 fn watch_args(event: &WatchedEvent) -> (&'static str, &'static str, String) {
     (
         event_type(event.event_type),
@@ -96,25 +109,19 @@ impl Watches {
     pub fn deliver(&self, event: Event) {
         match event {
             Event::Watch { watch, event } => Python::attach(|py| {
-                let callback = {
-                    let mut registry = self.lock();
-                    match registry.callbacks.get(&watch) {
-                        Some((callback, true)) if !event.is_terminal() => {
-                            Some(callback.clone_ref(py))
-                        }
-                        Some(_) => registry.callbacks.remove(&watch).map(|(c, _)| c),
-                        None => {
-                            let early = registry.early.entry(watch).or_default();
-                            if early.len() < EARLY_EVENTS_MAX {
-                                early.push(event.clone());
-                            }
-                            None
-                        }
-                    }
-                };
-                if let Some(callback) = callback {
-                    call(py, &callback, (watch_args(&event),));
+                let args = (watch_args(&event),).into_pyobject(py).map(Bound::unbind);
+                match args {
+                    Ok(args) => self.dispatch(py, watch, args, event.is_terminal()),
+                    Err(err) => err.print(py),
                 }
+            }),
+            Event::LeaseLost {
+                watch,
+                path,
+                reason,
+            } => Python::attach(|py| match (path, lost_reason(reason)).into_pyobject(py) {
+                Ok(args) => self.dispatch(py, watch, args.unbind(), true),
+                Err(err) => err.print(py),
             }),
             Event::Session(state) => {
                 let Some(state) = kazoo_state(state) else {
@@ -134,14 +141,35 @@ impl Watches {
         }
     }
 
+    /// Calls watch `id`'s callback with `args` (forgetting a one-shot
+    /// callback, or any once `last`), or keeps them for its registration.
+    fn dispatch(&self, py: Python<'_>, id: WatchId, args: Py<PyTuple>, last: bool) {
+        let callback = {
+            let mut registry = self.lock();
+            match registry.callbacks.get(&id) {
+                Some((callback, true)) if !last => Some(callback.clone_ref(py)),
+                Some(_) => registry.callbacks.remove(&id).map(|(c, _)| c),
+                None => {
+                    let early = registry.early.entry(id).or_default();
+                    if early.len() < EARLY_EVENTS_MAX {
+                        early.push((args.clone_ref(py), last));
+                    }
+                    None
+                }
+            }
+        };
+        if let Some(callback) = callback {
+            call(py, &callback, args.bind(py));
+        }
+    }
+
     /// Registers the callback of watch `id`; events that came first are
     /// delivered now, on the calling thread.
     pub fn register(&self, py: Python<'_>, id: WatchId, callback: Py<PyAny>, persistent: bool) {
         let early = {
             let mut registry = self.lock();
             let early = registry.early.remove(&id).unwrap_or_default();
-            let done =
-                !persistent && !early.is_empty() || early.iter().any(WatchedEvent::is_terminal);
+            let done = !persistent && !early.is_empty() || early.iter().any(|(_, last)| *last);
             if !done {
                 registry
                     .callbacks
@@ -149,8 +177,8 @@ impl Watches {
             }
             early
         };
-        for event in &early {
-            call(py, &callback, (watch_args(event),));
+        for (args, _) in &early {
+            call(py, &callback, args.bind(py));
         }
     }
 

@@ -93,3 +93,27 @@ def test_ctrl_c_interrupts_a_blocked_acquire(hosts: str, client: corral.Client, 
     wait_until(lambda: len(held.contenders()) == 1, what="the child's node removed")
     assert held.is_acquired
     held.release()
+
+
+def test_on_lost_reports_a_deleted_lock_node_and_not_a_release(
+    client: corral.Client, other: corral.Client, base: str
+) -> None:
+    import queue
+
+    lost: "queue.Queue[tuple]" = queue.Queue()
+    lock = client.Lock(base, "a", on_lost=lambda node, reason: lost.put((node, reason)))
+    lock.acquire()
+    node = lock.node
+    other.delete(node)
+    assert lost.get(timeout=20) == (node, "NODE_DELETED")
+    assert lock.release() is True  # releasing a lost lock still succeeds
+    # A plain release is no loss: release drops the loss watch before it
+    # deletes the node. (Without that, the deletion is reported as a loss,
+    # normally before the marker lock's loss below.)
+    lock.acquire()
+    lock.release()
+    marker = client.Lock(base + "-m", "m", on_lost=lambda node, reason: lost.put(("m", reason)))
+    marker.acquire()
+    other.delete(marker.node)
+    assert lost.get(timeout=20) == ("m", "NODE_DELETED")
+    assert lost.empty()

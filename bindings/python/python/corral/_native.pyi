@@ -77,7 +77,12 @@ class NativeClient:
     def multi(
         self, ops: List[Tuple[str, str, bytes, int, bool, bool]], done: _Done = None
     ) -> Any: ...
-    def new_lock(self, path: str, identifier: bytes) -> NativeLock: ...
+    def new_lock(
+        self,
+        path: str,
+        identifier: bytes,
+        on_lost: Optional[Callable[[str, str], Any]] = None,
+    ) -> NativeLock: ...
 
 class NativeLock:
     def acquire(

@@ -124,8 +124,13 @@ class Client:
     def transaction(self) -> "Transaction":
         return Transaction(self)
 
-    def Lock(self, path: str, identifier: str = "") -> "Lock":  # noqa: N802 (kazoo's name)
-        return Lock(self, path, identifier)
+    def Lock(  # noqa: N802 (kazoo's name)
+        self,
+        path: str,
+        identifier: str = "",
+        on_lost: Optional[Callable[[str, str], Any]] = None,
+    ) -> "Lock":
+        return Lock(self, path, identifier, on_lost)
 
 
 class Transaction(_sync.Transaction):
@@ -142,8 +147,14 @@ class Transaction(_sync.Transaction):
 class Lock:
     """As ``corral.Lock``, for ``async with client.Lock(path, "me"):``."""
 
-    def __init__(self, client: Client, path: str, identifier: str = "") -> None:
-        self._native = client._native.new_lock(path, identifier.encode())
+    def __init__(
+        self,
+        client: Client,
+        path: str,
+        identifier: str = "",
+        on_lost: Optional[Callable[[str, str], Any]] = None,
+    ) -> None:
+        self._native = client._native.new_lock(path, identifier.encode(), on_lost)
 
     async def acquire(self, blocking: bool = True, timeout: Optional[float] = None) -> bool:
         held: bool = await _run(self._native.acquire, blocking, _millis(timeout))

@@ -259,8 +259,13 @@ class Client:
     def transaction(self) -> "Transaction":
         return Transaction(self)
 
-    def Lock(self, path: str, identifier: str = "") -> "Lock":  # noqa: N802 (kazoo's name)
-        return Lock(self, path, identifier)
+    def Lock(  # noqa: N802 (kazoo's name)
+        self,
+        path: str,
+        identifier: str = "",
+        on_lost: Optional[Callable[[str, str], Any]] = None,
+    ) -> "Lock":
+        return Lock(self, path, identifier, on_lost)
 
 
 class Transaction:
@@ -302,10 +307,20 @@ class Transaction:
 
 class Lock:
     """A lock with Curator's ``InterProcessMutex`` layout (shared with Java,
-    Rust, C and Node clients), usable as ``with client.Lock(path, "me"):``."""
+    Rust, C and Node clients), usable as ``with client.Lock(path, "me"):``.
 
-    def __init__(self, client: Client, path: str, identifier: str = "") -> None:
-        self._native: NativeLock = client._native.new_lock(path, identifier.encode())
+    ``on_lost(node, reason)`` is called on the client's event thread if a held
+    lock is lost: its node deleted (``"NODE_DELETED"``) or its session ended
+    (``"SESSION_EXPIRED"``, ``"SESSION_CLOSED"``)."""
+
+    def __init__(
+        self,
+        client: Client,
+        path: str,
+        identifier: str = "",
+        on_lost: Optional[Callable[[str, str], Any]] = None,
+    ) -> None:
+        self._native: NativeLock = client._native.new_lock(path, identifier.encode(), on_lost)
 
     def acquire(self, blocking: bool = True, timeout: Optional[float] = None) -> bool:
         """True once held; ``blocking=False`` tries once; ``timeout`` raises ``LockTimeout``."""
