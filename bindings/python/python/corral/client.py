@@ -245,7 +245,8 @@ class Client:
         return [ACL(p, Id(s, i)) for p, s, i in acl], ZnodeStat(*stat)
 
     def set_acls(self, path: str, acls: List[ACL], version: int = -1) -> ZnodeStat:
-        return ZnodeStat(*self._native.set_acls(path, _acl_tuples(acls), version))
+        acl = [(a.perms, a.id.scheme, a.id.id) for a in acls]
+        return ZnodeStat(*self._native.set_acls(path, acl, version))
 
     def add_watch(
         self, path: str, watch: Callable[[WatchedEvent], Any], recursive: bool = False
@@ -324,10 +325,13 @@ class Lock:
 
     def acquire(self, blocking: bool = True, timeout: Optional[float] = None) -> bool:
         """True once held; ``blocking=False`` tries once; ``timeout`` raises ``LockTimeout``."""
-        return self._native.acquire(blocking, _millis(timeout))
+        held: bool = self._native.acquire(blocking, _millis(timeout))
+        return held
 
     def release(self) -> bool:
-        return self._native.release()
+        """Deletes the lock's node; False if it was not held."""
+        released: bool = self._native.release()
+        return released
 
     @property
     def is_acquired(self) -> bool:
