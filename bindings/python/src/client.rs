@@ -13,9 +13,10 @@ use pyo3::types::PyBytes;
 use pyo3::IntoPyObjectExt;
 
 use crate::error::to_py;
-use crate::lock::NativeLock;
+use crate::lock::{Grantor, NativeLock};
 use crate::watches::Watches;
 use crate::{finish, millis, obj, wait};
+use corral::recipes::{Election, Mutex as CoreMutex, Semaphore};
 
 /// kazoo's `ZnodeStat` field order.
 pub type StatTuple = (i64, i64, i64, i64, i32, i32, i32, i64, i32, i32, i64);
@@ -519,7 +520,58 @@ impl NativeClient {
         identifier: Vec<u8>,
         on_lost: Option<Py<PyAny>>,
     ) -> PyResult<NativeLock> {
-        let watches = Arc::clone(&self.watches);
-        NativeLock::new(py, self.embedded(py)?, path, &identifier, on_lost, watches)
+        let client = self.embedded(py)?;
+        let core = client.client().map_err(|e| to_py(py, e))?;
+        let grantor = Grantor::Mutex(CoreMutex::new(core, path).with_data(&identifier));
+        Ok(NativeLock::new(
+            client,
+            grantor,
+            on_lost,
+            Arc::clone(&self.watches),
+        ))
+    }
+
+    /// A semaphore of `max_leases` leases on `path` (Curator's
+    /// `InterProcessSemaphoreV2` layout); lease nodes hold `identifier`.
+    #[pyo3(signature = (path, identifier, max_leases, on_lost=None))]
+    fn new_semaphore(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        identifier: Vec<u8>,
+        max_leases: usize,
+        on_lost: Option<Py<PyAny>>,
+    ) -> PyResult<NativeLock> {
+        let client = self.embedded(py)?;
+        let core = client.client().map_err(|e| to_py(py, e))?;
+        let semaphore = Semaphore::new(core, path, max_leases).with_data(&identifier);
+        let grantor = Grantor::Semaphore(semaphore, path.to_owned());
+        Ok(NativeLock::new(
+            client,
+            grantor,
+            on_lost,
+            Arc::clone(&self.watches),
+        ))
+    }
+
+    /// A leader election on `path` (Curator's `LeaderSelector` layout) as
+    /// participant `identifier`: the lease is the leadership.
+    #[pyo3(signature = (path, identifier, on_lost=None))]
+    fn new_election(
+        &self,
+        py: Python<'_>,
+        path: &str,
+        identifier: &str,
+        on_lost: Option<Py<PyAny>>,
+    ) -> PyResult<NativeLock> {
+        let client = self.embedded(py)?;
+        let core = client.client().map_err(|e| to_py(py, e))?;
+        let grantor = Grantor::Election(Election::new(core, path, identifier), path.to_owned());
+        Ok(NativeLock::new(
+            client,
+            grantor,
+            on_lost,
+            Arc::clone(&self.watches),
+        ))
     }
 }

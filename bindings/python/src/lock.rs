@@ -1,10 +1,11 @@
-//! `NativeLock`: core's [`Mutex`] (Curator's `InterProcessMutex` layout)
-//! and the [`Lease`] it granted.
+//! `NativeLock`: a lease-granting recipe of core (a [`Mutex`], Curator's
+//! `InterProcessMutex` layout; a [`Semaphore`], `InterProcessSemaphoreV2`;
+//! an [`Election`], `LeaderSelector`) and the [`Lease`] it granted.
 
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use corral::recipes::{Lease, Mutex};
+use corral::recipes::{Election, Lease, Mutex, Semaphore};
 use corral_embed::{Call, EmbeddedClient, WatchId};
 use pyo3::prelude::*;
 
@@ -12,11 +13,55 @@ use crate::error::{raise, to_py, LOCK_TIMEOUT};
 use crate::watches::Watches;
 use crate::{finish, millis, obj, wait};
 
-/// The native half of `corral.Lock`.
+/// What grants the lease.
+#[derive(Clone)]
+pub enum Grantor {
+    /// An exclusive lock.
+    Mutex(Mutex),
+    /// A semaphore (one lease per `NativeLock`).
+    Semaphore(Semaphore, String),
+    /// A leader election: the lease is the leadership.
+    Election(Election, String),
+}
+
+impl Grantor {
+    fn path(&self) -> &str {
+        match self {
+            Grantor::Mutex(m) => m.path(),
+            Grantor::Semaphore(_, path) | Grantor::Election(_, path) => path,
+        }
+    }
+
+    /// A lease, or `None` when `timeout` passed.
+    async fn acquire(&self, timeout: Option<Duration>) -> corral::Result<Option<Lease>> {
+        match (self, timeout) {
+            (Grantor::Mutex(m), None) => m.acquire().await.map(Some),
+            (Grantor::Mutex(m), Some(t)) => m.try_acquire(t).await,
+            (Grantor::Semaphore(s, _), None) => s.acquire().await.map(Some),
+            (Grantor::Semaphore(s, _), Some(t)) => s.try_acquire(t).await,
+            (Grantor::Election(e, _), None) => e.campaign().await.map(Some),
+            (Grantor::Election(e, _), Some(t)) => e.try_campaign(t).await,
+        }
+    }
+
+    /// The contenders: lock nodes (holder first), lease nodes, or
+    /// participant ids (leader first).
+    async fn contenders(&self) -> corral::Result<Vec<String>> {
+        match self {
+            Grantor::Mutex(m) => m.participant_nodes().await,
+            Grantor::Semaphore(s, _) => s.lease_nodes().await,
+            Grantor::Election(e, _) => {
+                Ok(e.participants().await?.into_iter().map(|p| p.id).collect())
+            }
+        }
+    }
+}
+
+/// The native half of `corral.Lock`, `Semaphore` and `Election`.
 #[pyclass(module = "corral._native")]
 pub struct NativeLock {
     client: Arc<EmbeddedClient>,
-    mutex: Mutex,
+    grantor: Grantor,
     lease: Arc<StdMutex<Option<Lease>>>,
     /// Called with `(node, reason)` if a held lease is lost.
     on_lost: Option<Py<PyAny>>,
@@ -27,23 +72,19 @@ pub struct NativeLock {
 
 impl NativeLock {
     pub fn new(
-        py: Python<'_>,
         client: Arc<EmbeddedClient>,
-        path: &str,
-        identifier: &[u8],
+        grantor: Grantor,
         on_lost: Option<Py<PyAny>>,
         watches: Arc<Watches>,
-    ) -> PyResult<NativeLock> {
-        let mutex =
-            Mutex::new(client.client().map_err(|e| to_py(py, e))?, path).with_data(identifier);
-        Ok(NativeLock {
+    ) -> NativeLock {
+        NativeLock {
             client,
-            mutex,
+            grantor,
             lease: Arc::new(StdMutex::new(None)),
             on_lost,
             watches,
             lost_watch: Arc::default(),
-        })
+        }
     }
 
     fn lease(&self) -> std::sync::MutexGuard<'_, Option<Lease>> {
@@ -63,16 +104,25 @@ impl NativeLock {
         timeout_ms: Option<u64>,
         done: Option<Py<PyAny>>,
     ) -> PyResult<Py<PyAny>> {
-        let mutex = self.mutex.clone();
+        if self.lease().is_some() {
+            // One lease per object (a second one would replace, and so
+            // release, the first).
+            let held = corral::Error::LockHeld {
+                path: self.grantor.path().to_owned(),
+            };
+            return Err(to_py(py, held.into()));
+        }
+        let grantor = self.grantor.clone();
         let timeout = millis(timeout_ms);
         let call = self.client.call(move |_| async move {
-            match (blocking, timeout) {
-                (false, _) => mutex.try_acquire(Duration::ZERO).await,
-                (true, Some(timeout)) => mutex.try_acquire(timeout).await,
-                (true, None) => mutex.acquire().await.map(Some),
-            }
+            let timeout = if blocking {
+                timeout
+            } else {
+                Some(Duration::ZERO)
+            };
+            grantor.acquire(timeout).await
         });
-        let (slot, path) = (Arc::clone(&self.lease), self.mutex.path().to_owned());
+        let (slot, path) = (Arc::clone(&self.lease), self.grantor.path().to_owned());
         let on_lost = self.on_lost.as_ref().map(|c| c.clone_ref(py));
         let (client, watches) = (Arc::clone(&self.client), Arc::clone(&self.watches));
         let lost_watch = Arc::clone(&self.lost_watch);
@@ -140,11 +190,11 @@ impl NativeLock {
 
     /// The contenders' nodes, holder first.
     fn contenders(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        let mutex = self.mutex.clone();
+        let grantor = self.grantor.clone();
         wait(
             py,
             self.client
-                .call(|_| async move { mutex.participant_nodes().await }),
+                .call(|_| async move { grantor.contenders().await }),
         )
     }
 }

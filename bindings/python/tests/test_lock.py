@@ -117,3 +117,50 @@ def test_on_lost_reports_a_deleted_lock_node_and_not_a_release(
     other.delete(marker.node)
     assert lost.get(timeout=20) == ("m", "NODE_DELETED")
     assert lost.empty()
+
+
+def test_semaphore_grants_max_leases(
+    client: corral.Client, other: corral.Client, base: str
+) -> None:
+    a = client.Semaphore(base, "a", max_leases=2)
+    b = other.Semaphore(base, "b", max_leases=2)
+    c = other.Semaphore(base, "c", max_leases=2)
+    assert a.acquire() and b.acquire()
+    assert c.acquire(blocking=False) is False
+    with pytest.raises(corral.LockTimeout):
+        c.acquire(timeout=0.2)
+    assert len(a.lease_holders()) == 2
+    with pytest.raises(corral.LockHeldError):
+        a.acquire()
+    token = max(a.fencing_token or 0, b.fencing_token or 0)
+    assert a.release()
+    with c:
+        assert c.is_acquired and (c.fencing_token or 0) > token
+    b.release()
+    assert a.lease_holders() == []
+
+
+def test_election_runs_the_leader_and_lists_contenders(
+    client: corral.Client, other: corral.Client, base: str
+) -> None:
+    first = client.Election(base, "first")
+    second = other.Election(base, "second")
+    seen: list = []
+
+    def lead(name: str) -> str:
+        seen.append((name, first.contenders()))
+        return name
+
+    assert first.run(lead, "first") == "first"
+    assert seen == [("first", ["first"])]
+    assert first.contenders() == []
+    with first:
+        elected: list = []
+        waiter = threading.Thread(target=lambda: elected.append(second.run(lambda: "second")))
+        waiter.start()
+        wait_until(lambda: first.contenders() == ["first", "second"], what="two contenders")
+        assert elected == []
+        token = first.fencing_token
+    waiter.join(30)
+    assert elected == ["second"]
+    assert token is not None

@@ -83,6 +83,19 @@ class NativeClient:
         identifier: bytes,
         on_lost: Optional[Callable[[str, str], Any]] = None,
     ) -> NativeLock: ...
+    def new_semaphore(
+        self,
+        path: str,
+        identifier: bytes,
+        max_leases: int,
+        on_lost: Optional[Callable[[str, str], Any]] = None,
+    ) -> NativeLock: ...
+    def new_election(
+        self,
+        path: str,
+        identifier: str,
+        on_lost: Optional[Callable[[str, str], Any]] = None,
+    ) -> NativeLock: ...
 
 class NativeLock:
     def acquire(

@@ -6,9 +6,11 @@ client's own event thread, one event at a time, in the session's order."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from ._native import NativeClient, NativeLock
+
+T = TypeVar("T")
 
 
 def _millis(seconds: Optional[float]) -> Optional[int]:
@@ -268,6 +270,23 @@ class Client:
     ) -> "Lock":
         return Lock(self, path, identifier, on_lost)
 
+    def Semaphore(  # noqa: N802 (kazoo's name)
+        self,
+        path: str,
+        identifier: str = "",
+        max_leases: int = 1,
+        on_lost: Optional[Callable[[str, str], Any]] = None,
+    ) -> "Semaphore":
+        return Semaphore(self, path, identifier, max_leases, on_lost)
+
+    def Election(  # noqa: N802 (kazoo's name)
+        self,
+        path: str,
+        identifier: str = "",
+        on_lost: Optional[Callable[[str, str], Any]] = None,
+    ) -> "Election":
+        return Election(self, path, identifier, on_lost)
+
 
 class Transaction:
     """Ops committed atomically (kazoo's ``TransactionRequest``)."""
@@ -306,7 +325,43 @@ class Transaction:
             self.commit()
 
 
-class Lock:
+class _Lease:
+    """What Lock, Semaphore and Election share: one lease at a time."""
+
+    _native: NativeLock
+
+    def acquire(self, blocking: bool = True, timeout: Optional[float] = None) -> bool:
+        """True once held; ``blocking=False`` tries once; ``timeout`` raises ``LockTimeout``."""
+        held: bool = self._native.acquire(blocking, _millis(timeout))
+        return held
+
+    def release(self) -> bool:
+        """Deletes the lease's node; False if none was held."""
+        released: bool = self._native.release()
+        return released
+
+    @property
+    def is_acquired(self) -> bool:
+        return self._native.is_acquired
+
+    @property
+    def fencing_token(self) -> Optional[int]:
+        """Strictly increases across holders (the lease node's czxid); None when not held."""
+        return self._native.fencing_token
+
+    @property
+    def node(self) -> Optional[str]:
+        return self._native.node
+
+    def __enter__(self) -> "_Lease":
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class Lock(_Lease):
     """A lock with Curator's ``InterProcessMutex`` layout (shared with Java,
     Rust, C and Node clients), usable as ``with client.Lock(path, "me"):``.
 
@@ -321,30 +376,7 @@ class Lock:
         identifier: str = "",
         on_lost: Optional[Callable[[str, str], Any]] = None,
     ) -> None:
-        self._native: NativeLock = client._native.new_lock(path, identifier.encode(), on_lost)
-
-    def acquire(self, blocking: bool = True, timeout: Optional[float] = None) -> bool:
-        """True once held; ``blocking=False`` tries once; ``timeout`` raises ``LockTimeout``."""
-        held: bool = self._native.acquire(blocking, _millis(timeout))
-        return held
-
-    def release(self) -> bool:
-        """Deletes the lock's node; False if it was not held."""
-        released: bool = self._native.release()
-        return released
-
-    @property
-    def is_acquired(self) -> bool:
-        return self._native.is_acquired
-
-    @property
-    def fencing_token(self) -> Optional[int]:
-        """Strictly increases across holders (the lock node's czxid); None when not held."""
-        return self._native.fencing_token
-
-    @property
-    def node(self) -> Optional[str]:
-        return self._native.node
+        self._native = client._native.new_lock(path, identifier.encode(), on_lost)
 
     def contenders(self) -> List[str]:
         """The contenders' lock nodes, holder first."""
@@ -354,5 +386,56 @@ class Lock:
         self.acquire()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.release()
+
+class Semaphore(_Lease):
+    """At most ``max_leases`` holders at once (Curator's ``InterProcessSemaphoreV2``
+    layout); one lease per object; ``with client.Semaphore(path, "me", 3):``."""
+
+    def __init__(
+        self,
+        client: Client,
+        path: str,
+        identifier: str = "",
+        max_leases: int = 1,
+        on_lost: Optional[Callable[[str, str], Any]] = None,
+    ) -> None:
+        self._native = client._native.new_semaphore(
+            path, identifier.encode(), max_leases, on_lost
+        )
+
+    def lease_holders(self) -> List[str]:
+        """The lease nodes present (held, and at most one waiting), sorted."""
+        return self._native.contenders()
+
+    def __enter__(self) -> "Semaphore":
+        self.acquire()
+        return self
+
+
+class Election(_Lease):
+    """A leader election (Curator's ``LeaderSelector`` layout); ``run`` as kazoo's."""
+
+    def __init__(
+        self,
+        client: Client,
+        path: str,
+        identifier: str = "",
+        on_lost: Optional[Callable[[str, str], Any]] = None,
+    ) -> None:
+        self._native = client._native.new_election(path, identifier, on_lost)
+
+    def run(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Waits to be elected, calls ``func``, then gives up the leadership."""
+        self.acquire()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            self.release()
+
+    def contenders(self) -> List[str]:
+        """The participants' identifiers, leader first."""
+        return self._native.contenders()
+
+    def __enter__(self) -> "Election":
+        self.acquire()
+        return self
