@@ -10,6 +10,8 @@
 //!   client's `corral-events` thread under the GIL.
 //! - [`error`]: the exception classes, made from the error table.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::RwLock;
 use std::time::Duration;
 
 use corral_embed::{Call, Canceller};
@@ -31,6 +33,9 @@ pub(crate) fn wait<T: Send + 'static>(py: Python<'_>, call: Call<T>) -> PyResult
     let mut signal: Option<PyErr> = None;
     let result = py.detach(|| {
         call.wait_interruptible(None, SIGNAL_POLL, || {
+            if EXITING_FLAG.load(Ordering::SeqCst) {
+                return false;
+            }
             Python::attach(|py| match py.check_signals() {
                 Ok(()) => false,
                 Err(err) => {
@@ -45,6 +50,43 @@ pub(crate) fn wait<T: Send + 'static>(py: Python<'_>, call: Call<T>) -> PyResult
         (Err(_), Some(signal)) => Err(signal),
         (Err(err), None) => Err(error::to_py(py, err)),
     }
+}
+
+/// Set (under the write lock) by `_shutdown`, which the package registers
+/// with `atexit`: from then on, threads that are not Python's own (the
+/// `corral-events` and `corral-complete` threads) never attach again.
+/// Attaching while the interpreter finalizes crashes CPython before 3.13,
+/// and pyo3 cannot check for it under abi3-py39. Such threads attach only
+/// while holding the read lock, so once `_shutdown` holds the write lock
+/// none is attached or about to attach.
+static EXITING: RwLock<bool> = RwLock::new(false);
+/// The same flag, read without the lock where a thread that may already
+/// hold the read lock checks it (a callback making a blocking call).
+static EXITING_FLAG: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f` attached to Python from a thread of ours, unless the
+/// interpreter is exiting (then `None`, and `f` is dropped unrun).
+pub(crate) fn attach_unless_exiting<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    let exiting = EXITING.read().unwrap_or_else(|p| p.into_inner());
+    if *exiting {
+        return None;
+    }
+    let result = Python::attach(f);
+    drop(exiting);
+    Some(result)
+}
+
+/// Stops every later callback from Rust threads (registered with
+/// `atexit` by the package).
+#[pyfunction]
+fn _shutdown(py: Python<'_>) {
+    // Detached: a callback running under the read lock needs the GIL to
+    // finish.
+    py.detach(|| {
+        let mut exiting = EXITING.write().unwrap_or_else(|p| p.into_inner());
+        *exiting = true;
+        EXITING_FLAG.store(true, Ordering::SeqCst);
+    });
 }
 
 /// Converts a Rust value into a Python object.
@@ -87,7 +129,7 @@ where
     };
     let canceller = NativeCanceller(call.canceller());
     call.on_complete(move |result| {
-        Python::attach(|py| {
+        attach_unless_exiting(|py| {
             let outcome = result
                 .map_err(|e| error::to_py(py, e))
                 .and_then(|value| convert(py, value));
@@ -98,7 +140,7 @@ where
             if let Err(err) = delivered {
                 err.print(py);
             }
-        })
+        });
     });
     obj(py, canceller)
 }
@@ -114,5 +156,6 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<client::NativeClient>()?;
     module.add_class::<lock::NativeLock>()?;
     module.add_class::<NativeCanceller>()?;
+    module.add_function(wrap_pyfunction!(_shutdown, module)?)?;
     Ok(())
 }

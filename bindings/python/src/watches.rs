@@ -108,26 +108,34 @@ impl Watches {
     /// Delivers one event (on the client's `corral-events` thread).
     pub fn deliver(&self, event: Event) {
         match event {
-            Event::Watch { watch, event } => Python::attach(|py| {
-                let args = (watch_args(&event),).into_pyobject(py).map(Bound::unbind);
-                match args {
-                    Ok(args) => self.dispatch(py, watch, args, event.is_terminal()),
+            Event::Watch { watch, event } => {
+                crate::attach_unless_exiting(|py| match (watch_args(&event),).into_pyobject(py) {
+                    Ok(args) => self.dispatch(py, watch, args.unbind(), event.is_terminal()),
                     Err(err) => err.print(py),
-                }
-            }),
+                });
+            }
             Event::LeaseLost {
                 watch,
                 path,
                 reason,
-            } => Python::attach(|py| match (path, lost_reason(reason)).into_pyobject(py) {
-                Ok(args) => self.dispatch(py, watch, args.unbind(), true),
-                Err(err) => err.print(py),
-            }),
+            } => {
+                crate::attach_unless_exiting(|py| {
+                    match (path, lost_reason(reason)).into_pyobject(py) {
+                        Ok(args) => self.dispatch(py, watch, args.unbind(), true),
+                        Err(err) => err.print(py),
+                    }
+                });
+            }
             Event::Session(state) => {
                 let Some(state) = kazoo_state(state) else {
                     return;
                 };
-                Python::attach(|py| {
+                // Without listeners, do not take the GIL at all (the last
+                // state often comes as the interpreter exits).
+                if self.lock().listeners.is_empty() {
+                    return;
+                }
+                crate::attach_unless_exiting(|py| {
                     let listeners: Vec<Py<PyAny>> = {
                         let registry = self.lock();
                         registry.listeners.iter().map(|l| l.clone_ref(py)).collect()

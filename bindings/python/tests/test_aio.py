@@ -77,3 +77,21 @@ def test_async_lock_and_cancelling_a_waiter_leaves_no_node(hosts: str, base: str
             assert await b.get_children(base) == []
 
     run(main())
+
+
+def test_watch_as_async_iterator(hosts: str, base: str) -> None:
+    async def main() -> None:
+        async with corral.aio.Client(hosts) as c:
+            await c.create(base)
+            async with c.watch(base, recursive=True) as events:
+                await c.create(base + "/a")
+                await c.set(base + "/a", b"1")
+                got = []
+                async for event in events:
+                    got.append((event.type, event.path))
+                    if len(got) == 2:
+                        break
+                assert got == [("CREATED", base + "/a"), ("CHANGED", base + "/a")]
+            await c.delete(base, recursive=True)
+
+    run(main())

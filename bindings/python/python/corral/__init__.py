@@ -3,6 +3,9 @@
 Every behaviour lives in the Rust core (``corral._native``); this package adds
 named tuples, context managers and the kazoo spellings."""
 
+import atexit
+
+from . import _native
 from .client import (
     ACL,
     CREATOR_ALL_ACL,
@@ -37,3 +40,8 @@ __all__ = [
     "ZnodeStat",
     *_exception_names,
 ]
+
+# Before the interpreter finalizes, stop Rust threads from calling into
+# Python (watch callbacks, listeners, asyncio completions): attaching to a
+# finalizing interpreter crashes it.
+atexit.register(_native._shutdown)

@@ -12,6 +12,8 @@ _Done = Optional[Callable[[bool, Any], Any]]
 
 EXCEPTIONS: Dict[str, type]
 
+def _shutdown() -> None: ...
+
 class NativeCanceller:
     def cancel(self) -> None: ...
 

@@ -7,7 +7,7 @@ the coroutine cancels the request (a lock waiter removes its node)."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable, List, Optional, Tuple, Union
+from typing import Any, AsyncIterator, Callable, List, Optional, Tuple, Union
 
 from . import client as _sync
 from .client import WatchedEvent, ZnodeStat, _millis, _watch_adapter
@@ -121,6 +121,21 @@ class Client:
     async def sync(self, path: str) -> None:
         await _run(self._native.sync, path)
 
+    async def add_auth(self, scheme: str, credential: str) -> None:
+        await _run(self._native.add_auth, scheme, credential.encode())
+
+    def add_listener(self, listener: Callable[[str], Any]) -> None:
+        """As ``corral.Client.add_listener`` (called on the client's event thread)."""
+        self.blocking.add_listener(listener)
+
+    def remove_listener(self, listener: Callable[[str], Any]) -> bool:
+        return self.blocking.remove_listener(listener)
+
+    def watch(self, path: str, recursive: bool = False) -> "Watch":
+        """A persistent watch as an async iterator of ``WatchedEvent``:
+        ``async with client.watch(path) as events: async for event in events:``."""
+        return Watch(self, path, recursive)
+
     def transaction(self) -> "Transaction":
         return Transaction(self)
 
@@ -131,6 +146,43 @@ class Client:
         on_lost: Optional[Callable[[str, str], Any]] = None,
     ) -> "Lock":
         return Lock(self, path, identifier, on_lost)
+
+
+class Watch:
+    """A persistent (``recursive``: whole subtree) watch whose events are
+    iterated with ``async for``; leaving ``async with`` removes it."""
+
+    def __init__(self, client: Client, path: str, recursive: bool) -> None:
+        self._client, self._path, self._recursive = client, path, recursive
+        self._events: "asyncio.Queue[WatchedEvent]" = asyncio.Queue()
+        self._id: Optional[int] = None
+
+    async def __aenter__(self) -> "Watch":
+        loop = asyncio.get_running_loop()
+
+        def deliver(event: WatchedEvent) -> None:
+            try:
+                loop.call_soon_threadsafe(self._events.put_nowait, event)
+            except RuntimeError:  # the loop is closed
+                pass
+
+        native = self._client._native
+        callback = _watch_adapter(deliver)
+        self._id = await loop.run_in_executor(
+            None, lambda: native.add_watch(self._path, callback, self._recursive)
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._id is not None:
+            self._client._native.remove_watch(self._id)
+            self._id = None
+
+    def __aiter__(self) -> AsyncIterator[WatchedEvent]:
+        return self
+
+    async def __anext__(self) -> WatchedEvent:
+        return await self._events.get()
 
 
 class Transaction(_sync.Transaction):
