@@ -16,7 +16,9 @@ use crate::error::to_py;
 use crate::lock::{Grantor, NativeLock};
 use crate::watches::Watches;
 use crate::{finish, millis, obj, wait};
-use corral::recipes::{Election, Mutex as CoreMutex, Semaphore};
+use corral::recipes::{Barrier, Election, Mutex as CoreMutex, Semaphore};
+
+use crate::barrier::NativeBarrier;
 
 /// kazoo's `ZnodeStat` field order.
 pub type StatTuple = (i64, i64, i64, i64, i32, i32, i32, i64, i32, i32, i64);
@@ -573,5 +575,12 @@ impl NativeClient {
             on_lost,
             Arc::clone(&self.watches),
         ))
+    }
+
+    /// A barrier on `path` (Curator's `DistributedBarrier`).
+    fn new_barrier(&self, py: Python<'_>, path: &str) -> PyResult<NativeBarrier> {
+        let client = self.embedded(py)?;
+        let barrier = Barrier::new(client.client().map_err(|e| to_py(py, e))?, path);
+        Ok(NativeBarrier::new(client, barrier))
     }
 }

@@ -18,6 +18,7 @@ use corral_embed::{Call, Canceller};
 use pyo3::prelude::*;
 use pyo3::IntoPyObjectExt;
 
+mod barrier;
 mod client;
 mod error;
 mod lock;
@@ -156,6 +157,7 @@ fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<client::NativeClient>()?;
     module.add_class::<lock::NativeLock>()?;
     module.add_class::<NativeCanceller>()?;
+    module.add_class::<barrier::NativeBarrier>()?;
     module.add_function(wrap_pyfunction!(_shutdown, module)?)?;
     Ok(())
 }

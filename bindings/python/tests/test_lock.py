@@ -164,3 +164,20 @@ def test_election_runs_the_leader_and_lists_contenders(
     waiter.join(30)
     assert elected == ["second"]
     assert token is not None
+
+
+def test_barrier(client: corral.Client, other: corral.Client, base: str) -> None:
+    barrier = client.Barrier(base + "/b")
+    assert barrier.wait(timeout=0.1) is True  # not raised: passes at once
+    barrier.create()
+    barrier.create()  # idempotent
+    waiter = other.Barrier(base + "/b")
+    assert waiter.wait(timeout=0.2) is False
+    passed: list = []
+    thread = threading.Thread(target=lambda: passed.append(waiter.wait()))
+    thread.start()
+    assert passed == []
+    barrier.remove()
+    thread.join(30)
+    assert passed == [True]
+    assert client.exists(base + "/b") is None

@@ -9,6 +9,7 @@ from . import _native
 from .client import (
     ACL,
     CREATOR_ALL_ACL,
+    Barrier,
     OPEN_ACL_UNSAFE,
     Client,
     Election,
@@ -26,6 +27,7 @@ from .exceptions import __all__ as _exception_names
 
 __all__ = [
     "ACL",
+    "Barrier",
     "CREATOR_ALL_ACL",
     "OPEN_ACL_UNSAFE",
     "Id",

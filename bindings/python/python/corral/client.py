@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, List, NamedTuple, Optional, Tuple, TypeVar, Union
 
-from ._native import NativeClient, NativeLock
+from ._native import NativeBarrier, NativeClient, NativeLock
 
 T = TypeVar("T")
 
@@ -279,6 +279,9 @@ class Client:
     ) -> "Semaphore":
         return Semaphore(self, path, identifier, max_leases, on_lost)
 
+    def Barrier(self, path: str) -> "Barrier":  # noqa: N802 (kazoo's name)
+        return Barrier(self, path)
+
     def Election(  # noqa: N802 (kazoo's name)
         self,
         path: str,
@@ -439,3 +442,24 @@ class Election(_Lease):
     def __enter__(self) -> "Election":
         self.acquire()
         return self
+
+
+class Barrier:
+    """Waiters block while the barrier's node exists (kazoo's ``Barrier``,
+    Curator's ``DistributedBarrier`` layout)."""
+
+    def __init__(self, client: Client, path: str) -> None:
+        self._native: NativeBarrier = client._native.new_barrier(path)
+
+    def create(self) -> None:
+        """Raises the barrier."""
+        self._native.create()
+
+    def remove(self) -> None:
+        """Lowers the barrier, releasing the waiters."""
+        self._native.remove()
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """True once the barrier is lowered; False if ``timeout`` passed first."""
+        lowered: bool = self._native.wait(_millis(timeout))
+        return lowered
