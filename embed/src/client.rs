@@ -51,6 +51,10 @@ pub struct Options {
     /// What the client's reads promise (default `Local`, ZooKeeper's);
     /// per call, [`EmbeddedClient::call`] with `c.linearizable()`.
     pub read_consistency: ReadConsistency,
+    /// Credentials sent on every (re)connection: `(scheme, credential)`.
+    pub auth: Vec<(String, Vec<u8>)>,
+    /// Whether a read-only server may serve the session.
+    pub read_only: bool,
 }
 
 impl Options {
@@ -64,6 +68,8 @@ impl Options {
             resume: None,
             event_capacity: EVENT_QUEUE_CAPACITY_DEFAULT,
             read_consistency: ReadConsistency::Local,
+            auth: Vec::new(),
+            read_only: false,
         }
     }
 
@@ -81,7 +87,10 @@ impl Options {
         if let Some(t) = self.request_timeout {
             connector = connector.request_timeout(t);
         }
-        connector
+        for (scheme, credential) in &self.auth {
+            connector = connector.auth(scheme, credential);
+        }
+        connector.read_only(self.read_only)
     }
 }
 
@@ -274,6 +283,21 @@ impl EmbeddedClient {
     pub fn get_and_watch_data(&self, path: &str) -> Call<(Vec<u8>, Stat, WatchId)> {
         let (path, sink) = (path.to_owned(), self.sink.clone());
         self.call(|c| async move { c.get_and_watch_data_into(&path, &sink).await })
+    }
+
+    /// exists with a one-shot watch (on creation, data change or
+    /// deletion): the stat (`None`: no node) and the watch's id, whose
+    /// event arrives as [`Event::Watch`].
+    pub fn exists_and_watch(&self, path: &str) -> Call<(Option<Stat>, WatchId)> {
+        let (path, sink) = (path.to_owned(), self.sink.clone());
+        self.call(|c| async move { c.exists_and_watch_into(&path, &sink).await })
+    }
+
+    /// getChildren with a one-shot child watch: the children, the stat and
+    /// the watch's id, whose event arrives as [`Event::Watch`].
+    pub fn get_and_watch_children(&self, path: &str) -> Call<(Vec<String>, Stat, WatchId)> {
+        let (path, sink) = (path.to_owned(), self.sink.clone());
+        self.call(|c| async move { c.get_and_watch_children_into(&path, &sink).await })
     }
 
     /// addWatch (persistent or persistent-recursive): the watch's id; its

@@ -366,6 +366,54 @@ impl Client {
         Ok(())
     }
 
+    /// As [`create`](Client::create), first creating missing ancestors as
+    /// empty persistent nodes (kazoo's `create(..., makepath=True)`).
+    pub async fn create_with_parents(
+        &self,
+        path: &str,
+        data: &[u8],
+        options: &CreateOptions,
+    ) -> Result<(String, Stat)> {
+        match self.create(path, data, options).await {
+            Err(Error::NoNode { .. }) => {
+                if let Some(parent) = crate::path::parent(path) {
+                    self.ensure_path(parent).await?;
+                }
+                self.create(path, data, options).await
+            }
+            other => other,
+        }
+    }
+
+    /// Deletes `path` and everything under it, deepest nodes first (kazoo's
+    /// `delete(path, recursive=True)`). Not atomic: nodes created under it
+    /// meanwhile make it fail with `NotEmpty`; nodes deleted meanwhile are
+    /// fine. Fails with `NoNode` if `path` does not exist.
+    pub async fn delete_recursive(&self, path: &str) -> Result<()> {
+        self.checked_path(path, false)?;
+        // Breadth-first listing; deleting it in reverse order removes
+        // every child before its parent.
+        let mut nodes = vec![path.to_owned()];
+        let mut next = 0;
+        while next < nodes.len() {
+            let children = match self.get_children(&nodes[next]).await {
+                Ok(children) => children,
+                Err(Error::NoNode { .. }) if next > 0 => Vec::new(),
+                Err(err) => return Err(err),
+            };
+            let parent = nodes[next].clone();
+            nodes.extend(children.iter().map(|c| crate::path::join(&parent, c)));
+            next += 1;
+        }
+        for (i, node) in nodes.iter().enumerate().rev() {
+            match self.delete(node, None).await {
+                Err(Error::NoNode { .. }) if i > 0 => {}
+                other => other?,
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes a node; `version` is the expected data version (`None`: any).
     /// Fails with `NoNode`, `BadVersion`, `NotEmpty`.
     pub async fn delete(&self, path: &str, version: Option<i32>) -> Result<()> {
@@ -516,6 +564,74 @@ impl Client {
         {
             Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat, id)),
             _ => Err(unexpected("getData")),
+        }
+    }
+
+    /// A one-shot watch registration delivering into `sink`.
+    fn sink_registration(
+        &self,
+        path: &str,
+        kind: WatchKind,
+        sink: &WatchSink,
+    ) -> WatchRegistration {
+        let id = lock(&self.shared().registry).next_id();
+        WatchRegistration {
+            id,
+            path: path.to_owned(),
+            kind,
+            sender: WatchSender::Sink {
+                id,
+                persistent: false,
+                tx: sink.tx.clone(),
+            },
+        }
+    }
+
+    /// As [`exists_and_watch`](Client::exists_and_watch), delivering the
+    /// one-shot watch's event into `sink`; returns the stat and the
+    /// watch's id.
+    pub async fn exists_and_watch_into(
+        &self,
+        path: &str,
+        sink: &WatchSink,
+    ) -> Result<(Option<Stat>, u64)> {
+        let request = Request::Exists(ExistsRequest {
+            path: self.checked_path(path, false)?,
+            watch: true,
+        });
+        let registration = self.sink_registration(path, WatchKind::Data, sink);
+        let id = registration.id;
+        match self
+            .call_after(request, path, AfterReply::Watch(registration))
+            .await
+        {
+            Ok(Response::Exists(r)) => Ok((Some(r.stat), id)),
+            Ok(_) => Err(unexpected("exists")),
+            Err(Error::NoNode { .. }) => Ok((None, id)),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// As [`get_and_watch_children`](Client::get_and_watch_children),
+    /// delivering the one-shot watch's event into `sink`; returns the
+    /// children, the stat and the watch's id.
+    pub async fn get_and_watch_children_into(
+        &self,
+        path: &str,
+        sink: &WatchSink,
+    ) -> Result<(Vec<String>, Stat, u64)> {
+        let request = Request::GetChildren2(GetChildren2Request {
+            path: self.checked_path(path, false)?,
+            watch: true,
+        });
+        let registration = self.sink_registration(path, WatchKind::Child, sink);
+        let id = registration.id;
+        match self
+            .call_after(request, path, AfterReply::Watch(registration))
+            .await?
+        {
+            Response::GetChildren2(r) => Ok((r.children, r.stat, id)),
+            _ => Err(unexpected("getChildren2")),
         }
     }
 
